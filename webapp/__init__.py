@@ -1,0 +1,1 @@
+"""A FastAPI site that shows static and dynamic content side by side."""

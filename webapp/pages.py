@@ -1,0 +1,110 @@
+"""HTML pages rendered by the application server on each request."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from webapp.process import ProcessInfo, now
+from webapp.sources import SourceNotFound, read_source
+
+router = APIRouter(include_in_schema=False)
+
+MAX_NAME_LENGTH = 40
+DYNAMIC_TEMPLATE = "dynamic.html"
+HEX_DUMP_BYTES = 1024
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    return request.app.state.templates
+
+
+@router.get("/")
+def home(request: Request) -> RedirectResponse:
+    return RedirectResponse(request.url_for("static", path="index.html"), status_code=307)
+
+
+@router.get("/dynamic", response_class=HTMLResponse)
+def dynamic_page(request: Request, name: str = "") -> Response:
+    started = time.perf_counter()
+    process: ProcessInfo = request.app.state.process
+    client = request.client
+    values: dict[str, Any] = {
+        "time": now().isoformat(timespec="milliseconds"),
+        "counter": process.next_number(),
+        "pid": process.pid,
+        "client": f"{client.host}:{client.port}" if client else "unknown",
+        "user_agent": request.headers.get("user-agent", ""),
+        "name": name.strip()[:MAX_NAME_LENGTH],
+    }
+    response = _templates(request).TemplateResponse(request, DYNAMIC_TEMPLATE, {"values": values})
+    render_ms = (time.perf_counter() - started) * 1000
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Server-Timing"] = f'render;dur={render_ms:.2f};desc="Jinja render"'
+    process.last_render[DYNAMIC_TEMPLATE] = values
+    return response
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request) -> Response:
+    return _templates(request).TemplateResponse(request, "compare.html")
+
+
+@router.get("/log", response_class=HTMLResponse)
+def log_page(request: Request) -> Response:
+    entries = request.app.state.request_log.recent()
+    return _templates(request).TemplateResponse(
+        request, "log.html", {"entries": entries, "pid": request.app.state.process.pid}
+    )
+
+
+async def _source_page(request: Request, folder: str, path: str) -> Response:
+    settings = request.app.state.settings
+    root = settings.static_dir if folder == "static" else settings.templates_dir
+    try:
+        content = await read_source(root, path)
+    except SourceNotFound:
+        raise HTTPException(status_code=404, detail=f"No such file in {folder}/ to show.") from None
+    try:
+        text: str | None = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    return _templates(request).TemplateResponse(
+        request,
+        "source.html",
+        {
+            "folder": folder,
+            "path": path,
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "text": text,
+            "hex_lines": None if text is not None else _hex_dump(content),
+            "last_render": request.app.state.process.last_render.get(path) if folder == "templates" else None,
+        },
+    )
+
+
+@router.get("/source/static/{path:path}", response_class=HTMLResponse)
+async def static_source(request: Request, path: str) -> Response:
+    return await _source_page(request, "static", path)
+
+
+@router.get("/source/templates/{path:path}", response_class=HTMLResponse)
+async def template_source(request: Request, path: str) -> Response:
+    return await _source_page(request, "templates", path)
+
+
+def _hex_dump(content: bytes) -> list[str]:
+    """Given binary content, return its first bytes as hexdump -C style lines."""
+    lines = []
+    for offset in range(0, min(len(content), HEX_DUMP_BYTES), 16):
+        chunk = content[offset : offset + 16]
+        hex_part = " ".join(f"{byte:02x}" for byte in chunk)
+        text_part = "".join(chr(byte) if 32 <= byte < 127 else "." for byte in chunk)
+        lines.append(f"{offset:08x}  {hex_part:<47}  |{text_part}|")
+    return lines

@@ -1,0 +1,12 @@
+"""Where the site's files live, found from this package's own location.
+
+The site must start from any working directory, so nothing here depends on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = PROJECT_ROOT / "static"
+TEMPLATES_DIR = PROJECT_ROOT / "templates"

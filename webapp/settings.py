@@ -1,0 +1,34 @@
+"""Settings with safe defaults: the site starts with no configuration at all."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from webapp.paths import STATIC_DIR, TEMPLATES_DIR
+
+# "no-cache" does not forbid caching: it makes the browser ask the server
+# every time, sending the ETag it has. An unchanged file then costs a 304
+# with no body, and an edited file shows on the very next reload.
+DEFAULT_STATIC_CACHE_CONTROL = "no-cache"
+DEFAULT_REQUEST_LOG_SIZE = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    static_dir: Path = STATIC_DIR
+    templates_dir: Path = TEMPLATES_DIR
+    static_cache_control: str = DEFAULT_STATIC_CACHE_CONTROL
+    request_log_size: int = DEFAULT_REQUEST_LOG_SIZE
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Given the process environment, return settings; unset names keep defaults."""
+        log_size = os.environ.get("WEBAPP_REQUEST_LOG_SIZE", str(DEFAULT_REQUEST_LOG_SIZE))
+        if not log_size.isdigit() or int(log_size) < 1:
+            raise RuntimeError(f"WEBAPP_REQUEST_LOG_SIZE must be a positive integer, not {log_size!r}")
+        return cls(
+            static_cache_control=os.environ.get("WEBAPP_STATIC_CACHE_CONTROL", DEFAULT_STATIC_CACHE_CONTROL),
+            request_log_size=int(log_size),
+        )
