@@ -1,0 +1,69 @@
+"""The dynamic page: made by server logic on every request, never cached."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from fastapi.testclient import TestClient
+
+
+def _value(html: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}"[^>]*>([^<]*)<', html)
+    assert match, f"no element #{element_id} in the page"
+    return match.group(1)
+
+
+def test_dynamic_page_differs_on_every_request(client: TestClient) -> None:
+    first, second = client.get("/dynamic"), client.get("/dynamic")
+    assert first.status_code == second.status_code == 200
+    assert first.content != second.content
+    assert int(_value(second.text, "counter")) == int(_value(first.text, "counter")) + 1
+
+
+def test_dynamic_page_shows_what_the_server_saw(client: TestClient) -> None:
+    html = client.get("/dynamic", headers={"User-Agent": "LessonBrowser/1.0"}).text
+    assert _value(html, "pid") == str(os.getpid())
+    assert _value(html, "user-agent") == "LessonBrowser/1.0"
+    assert _value(html, "client").startswith("testclient")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", _value(html, "server-time"))
+    assert "datetime.now()" in html  # it says what made the value
+
+
+def test_dynamic_page_is_never_cached_and_reports_its_render_time(client: TestClient) -> None:
+    response = client.get("/dynamic")
+    assert response.headers["cache-control"] == "no-store"
+    assert "etag" not in response.headers
+    assert re.fullmatch(r'render;dur=\d+\.\d\d;desc="Jinja render"', response.headers["server-timing"])
+
+
+def test_name_is_echoed_as_a_greeting(client: TestClient) -> None:
+    html = client.get("/dynamic", params={"name": "  태현  "}).text
+    assert "안녕하세요, <strong>태현</strong>님!" in html
+
+
+def test_name_with_markup_is_escaped(client: TestClient) -> None:
+    html = client.get("/dynamic", params={"name": "<script>alert(1)</script>"}).text
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_attribute_breaking_name_stays_inside_the_attribute(client: TestClient) -> None:
+    html = client.get("/dynamic", params={"name": '"><img src=x onerror=alert(1)>'}).text
+    assert "<img src=x" not in html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_long_name_is_cut_to_forty_characters(client: TestClient) -> None:
+    html = client.get("/dynamic", params={"name": "가" * 100}).text
+    assert "<strong>" + "가" * 40 + "</strong>" in html
+    assert "가" * 41 not in html
+
+
+def test_compare_page_loads_its_script_and_names_both_sides(client: TestClient) -> None:
+    html = client.get("/compare").text
+    assert '<script src="http://testserver/static/compare.js" defer></script>' in html
+    assert 'data-url="http://testserver/static/index.html"' in html
+    assert 'data-url="http://testserver/dynamic"' in html
+    assert "reload both" in html
+    assert "<script>" not in html  # no inline script: everything the page runs is a static file
