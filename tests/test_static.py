@@ -105,3 +105,8 @@ def test_missing_static_file_answers_404(client: TestClient) -> None:
     response = client.get("/static/missing.css")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
+
+
+def test_etag_is_the_one_nginx_sends(client: TestClient, site_dirs: Settings) -> None:
+    stat = (site_dirs.static_dir / "style.css").stat()
+    assert client.get("/static/style.css").headers["etag"] == f'"{int(stat.st_mtime):x}-{stat.st_size:x}"'

@@ -2,6 +2,8 @@
 
 Starlette sends ETag and Last-Modified but no Cache-Control, so a browser
 guesses how long to keep a file and a learner may see stale CSS after an edit.
+The ETag is made the way nginx makes it, so a file has the same ETag whichever
+server sends it and a browser's cached copy revalidates against either.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import mimetypes
 import os
 
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
 # Some systems map these through the registry or an old mime.types; the browser
@@ -31,10 +34,21 @@ class CachedStaticFiles(StaticFiles):
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         try:
-            response = await super().get_response(path, scope)
+            return await super().get_response(path, scope)
         except OSError:
             # A symlink loop or an unreadable entry: to the visitor it is not there.
             raise HTTPException(status_code=404) from None
-        if response.status_code in (200, 206, 304):
-            response.headers["Cache-Control"] = self.cache_control
+
+    def file_response(
+        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        headers = {"etag": nginx_etag(stat_result), "cache-control": self.cache_control}
+        response = FileResponse(full_path, status_code=status_code, stat_result=stat_result, headers=headers)
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
         return response
+
+
+def nginx_etag(stat_result: os.stat_result) -> str:
+    """Given a file's stat, return the ETag nginx would send: hex mtime seconds and hex size."""
+    return f'"{int(stat_result.st_mtime):x}-{stat_result.st_size:x}"'
