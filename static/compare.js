@@ -12,6 +12,7 @@ const COLUMNS = [
   { key: "lastModified", label: "Last-Modified" },
   { key: "cacheControl", label: "Cache-Control" },
   { key: "serverTiming", label: "Server-Timing" },
+  { key: "servedBy", label: "X-Served-By" },
   { key: "ms", label: "시간" },
 ];
 // Long header values are shortened in the table; the full value is in the cell's tooltip.
@@ -19,9 +20,10 @@ const SHORTEN = {
   etag: (value) => (value.length > 10 ? value.slice(0, 8) + "…\"" : value),
   lastModified: (value) => value.replace(/^\w+, (\d+ \w+) \d+ ([\d:]+) GMT$/, "$1 $2"),
   serverTiming: (value) => value.replace(/^render;dur=([\d.]+).*$/, "render $1 ms"),
+  servedBy: (value) => value.replace("uvicorn pid ", "pid "),
 };
 // The round number and the time always differ; highlighting them would be noise.
-const COMPARED = new Set(["status", "hash", "length", "etag", "lastModified", "cacheControl", "serverTiming"]);
+const COMPARED = new Set(["status", "hash", "length", "etag", "lastModified", "cacheControl", "serverTiming", "servedBy"]);
 const SHORT_HASH = 8;
 
 async function sha256Hex(buffer) {
@@ -90,6 +92,7 @@ async function fetchOnce(url, etag) {
     lastModified: header("last-modified"),
     cacheControl: header("cache-control"),
     serverTiming: header("server-timing"),
+    servedBy: header("x-served-by"),
     ms: ms.toFixed(1) + " ms",
   };
 }

@@ -45,3 +45,8 @@ def test_requests_limit_is_validated(client: TestClient) -> None:
         response = client.get(f"/api/requests?limit={bad}")
         assert response.status_code == 422, bad
         assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+def test_every_app_response_says_which_process_made_it(client: TestClient) -> None:
+    for path in ("/ping", "/dynamic", "/static/style.css", "/missing"):
+        assert client.get(path).headers["x-served-by"] == f"uvicorn pid {os.getpid()}", path

@@ -67,3 +67,9 @@ def test_compare_page_loads_its_script_and_names_both_sides(client: TestClient) 
     assert 'data-url="http://testserver/dynamic"' in html
     assert "reload both" in html
     assert "<script>" not in html  # no inline script: everything the page runs is a static file
+
+
+def test_dynamic_page_says_how_the_request_arrived(client: TestClient) -> None:
+    assert "uvicorn에 바로" in _value(client.get("/dynamic").text, "via")
+    proxied = client.get("/dynamic", headers={"X-Forwarded-For": "203.0.113.9"}).text
+    assert _value(proxied, "via").startswith("nginx → uvicorn")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from webapp import api, pages
 from webapp.process import ProcessInfo
 from webapp.requestlog import RequestLog, RequestLogMiddleware
+from webapp.servedby import ServedByMiddleware
 from webapp.settings import Settings
 from webapp.static import CachedStaticFiles
 from webapp.templating import create_templates
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.request_log = RequestLog(settings.request_log_size)
     app.state.templates = create_templates(settings.templates_dir)
 
+    app.add_middleware(ServedByMiddleware)
     app.add_middleware(RequestLogMiddleware, log=app.state.request_log)
     app.include_router(lesson)
     app.include_router(pages.router)

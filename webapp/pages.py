@@ -40,6 +40,8 @@ def dynamic_page(request: Request, name: str = "") -> Response:
         "pid": process.pid,
         "client": f"{client.host}:{client.port}" if client else "unknown",
         "user_agent": request.headers.get("user-agent", ""),
+        "scheme": request.url.scheme,
+        "via": "nginx" if "x-forwarded-for" in request.headers else "direct",
         "name": name.strip()[:MAX_NAME_LENGTH],
     }
     response = _templates(request).TemplateResponse(request, DYNAMIC_TEMPLATE, {"values": values})

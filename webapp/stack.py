@@ -1,0 +1,374 @@
+"""Run the site the way the lesson ends: nginx in front, uvicorn workers behind.
+
+    python -m webapp.stack [--workers 2] [--http-port 8080] [--https-port 8443]
+
+nginx serves static/ itself, terminates TLS and balances the other requests
+over the workers. Everything runs in the foreground on 127.0.0.1, without
+root, from a run directory; Ctrl-C or SIGTERM stops all of it. A worker that
+dies is reported and started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import jinja2
+
+from webapp.paths import PROJECT_ROOT, STATIC_DIR
+from webapp.settings import DEFAULT_STATIC_CACHE_CONTROL
+
+DEPLOY_DIR = PROJECT_ROOT / "deploy"
+DEFAULT_RUN_DIR = PROJECT_ROOT / ".run" / "stack"
+HOST = "127.0.0.1"
+STARTUP_SECONDS = 15.0
+STOP_SECONDS = 5.0
+SUPERVISE_INTERVAL = 0.2
+NGINX_INSTALL_HINT = "nginx is not installed. Install it with: sudo apt-get install nginx (Debian, Ubuntu)"
+OPENSSL_INSTALL_HINT = "openssl is not installed. Install it with: sudo apt-get install openssl (Debian, Ubuntu)"
+
+
+class StackError(Exception):
+    """Something the person starting the stack can fix; the message says what."""
+
+
+def find_program(name: str) -> str | None:
+    return shutil.which(name) or next(
+        (path for path in (f"/usr/sbin/{name}", f"/usr/local/sbin/{name}") if os.access(path, os.X_OK)), None
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    # Linux: if the stack itself is killed, the kernel sends SIGTERM to its
+    # children, so no nginx or uvicorn is left behind.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn(command: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    # A session of its own: Ctrl-C reaches only the stack, which then stops
+    # the children in order instead of all of them dying at once.
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)  # type: ignore[call-overload]
+
+
+def stop_process(process: subprocess.Popen[bytes], stop_signal: int = signal.SIGTERM) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(stop_signal)
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    return f"exited with status {returncode}"
+
+
+def ensure_certificate(tls_dir: Path) -> tuple[Path, Path]:
+    """Return (certificate, key) for localhost, made with openssl on first use."""
+    certificate, key = tls_dir / "localhost.crt", tls_dir / "localhost.key"
+    if certificate.exists() and key.exists():
+        return certificate, key
+    openssl = find_program("openssl")
+    if openssl is None:
+        raise StackError(OPENSSL_INSTALL_HINT)
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
+            "-keyout", str(key), "-out", str(certificate), "-subj", "/CN=localhost",
+            "-addext", f"subjectAltName=DNS:localhost,IP:{HOST}",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    key.chmod(0o600)
+    return certificate, key
+
+
+def render_nginx_config(
+    *,
+    run_dir: Path,
+    worker_ports: list[int],
+    http_port: int,
+    https_port: int,
+    certificate: Path,
+    certificate_key: Path,
+    static_dir: Path = STATIC_DIR,
+    nginx_workers: int | str = "auto",
+) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(DEPLOY_DIR), trim_blocks=True, lstrip_blocks=True, autoescape=False
+    )
+    return environment.get_template("nginx.conf.j2").render(
+        run_as_root=os.geteuid() == 0,
+        nginx_workers=nginx_workers,
+        run_dir=run_dir,
+        mime_types=_mime_types_path(),
+        worker_ports=worker_ports,
+        host=HOST,
+        http_port=http_port,
+        https_port=https_port,
+        certificate=certificate,
+        certificate_key=certificate_key,
+        static_dir=static_dir,
+        static_cache_control=DEFAULT_STATIC_CACHE_CONTROL,
+    )
+
+
+def _mime_types_path() -> str:
+    for candidate in ("/etc/nginx/mime.types", "/usr/local/etc/nginx/mime.types", "/opt/homebrew/etc/nginx/mime.types"):
+        if os.path.exists(candidate):
+            return candidate
+    return "mime.types"  # relative to nginx's own configuration prefix
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"{what} {describe_exit(process.returncode)} while starting")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise StackError(f"{what} did not start listening on {HOST}:{port} within {STARTUP_SECONDS:.0f} s")
+
+
+@dataclass
+class Worker:
+    number: int
+    port: int
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    reported_dead: bool = False
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "webapp.main:app",
+            "--app-dir", str(PROJECT_ROOT), "--host", HOST, "--port", str(self.port),
+            # Believe X-Forwarded-For / -Proto only from the proxy on this machine.
+            "--proxy-headers", "--forwarded-allow-ips", HOST,
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        try:
+            self.process = spawn(self.command(), stdout=output, stderr=subprocess.STDOUT if output else None)
+        finally:
+            if output:
+                output.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+
+@dataclass
+class Stack:
+    workers: int = 2
+    http_port: int = 8080
+    https_port: int = 8443
+    run_dir: Path = DEFAULT_RUN_DIR
+    restart: bool = True
+    worker_logs: bool = False
+    nginx_workers: int | str = "auto"
+    nginx: str | None = None
+    _workers: list[Worker] = field(default_factory=list)
+    _nginx: subprocess.Popen[bytes] | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "stack.json"
+
+    def start(self) -> None:
+        nginx = self.nginx or find_program("nginx")
+        if nginx is None or not os.access(nginx, os.X_OK):
+            raise StackError(NGINX_INSTALL_HINT)
+        nginx_dir = self.run_dir / "nginx"
+        nginx_dir.mkdir(parents=True, exist_ok=True)
+        certificate, key = ensure_certificate(self.run_dir / "tls")
+
+        self._workers = [
+            Worker(number, free_port(), self.run_dir / f"worker-{number}.log" if self.worker_logs else None)
+            for number in range(1, self.workers + 1)
+        ]
+        for worker in self._workers:
+            worker.start()
+        for worker in self._workers:
+            assert worker.process is not None
+            wait_until_listening(worker.port, worker.process, f"uvicorn worker {worker.number}")
+
+        config = nginx_dir / "nginx.conf"
+        config.write_text(
+            render_nginx_config(
+                run_dir=nginx_dir,
+                worker_ports=[worker.port for worker in self._workers],
+                http_port=self.http_port,
+                https_port=self.https_port,
+                certificate=certificate,
+                certificate_key=key,
+                nginx_workers=self.nginx_workers,
+            )
+        )
+        self._nginx = spawn(
+            [nginx, "-p", str(nginx_dir), "-c", str(config), "-e", str(nginx_dir / "error.log"), "-g", "daemon off;"],
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_until_listening(self.http_port, self._nginx, "nginx")
+            wait_until_listening(self.https_port, self._nginx, "nginx")
+        except StackError as error:
+            detail = self._nginx.stderr.read().decode(errors="replace").strip() if self._nginx.poll() else ""
+            raise StackError(f"{error}. {detail}".strip()) from None
+        self.write_state()
+
+    def write_state(self) -> None:
+        assert self._nginx is not None
+        state = {
+            "http_url": f"http://{HOST}:{self.http_port}",
+            "https_url": f"https://{HOST}:{self.https_port}",
+            "certificate": str(self.run_dir / "tls" / "localhost.crt"),
+            "nginx_pid": self._nginx.pid,
+            "workers": [{"number": w.number, "port": w.port, "pid": w.pid} for w in self._workers],
+        }
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=2))
+        temporary.replace(self.state_file)
+
+    def announce(self) -> None:
+        print(f"nginx (web server)             http://{HOST}:{self.http_port}/  https://{HOST}:{self.https_port}/")
+        print(f"  static files from           {STATIC_DIR}")
+        for worker in self._workers:
+            print(f"uvicorn worker {worker.number} (WAS)        http://{HOST}:{worker.port}/  pid {worker.pid}")
+        print(f"TLS certificate (self-signed) {self.run_dir / 'tls' / 'localhost.crt'}")
+        print(f"nginx logs                    {self.run_dir / 'nginx'}")
+        print("Press Ctrl-C to stop.", flush=True)
+
+    def supervise(self) -> None:
+        """Until asked to stop: restart workers that die; stop if nginx dies."""
+        while not self._stopping.wait(SUPERVISE_INTERVAL):
+            assert self._nginx is not None
+            if self._nginx.poll() is not None:
+                print(f"nginx {describe_exit(self._nginx.returncode)}; stopping the stack.", flush=True)
+                return
+            for worker in self._workers:
+                assert worker.process is not None
+                if worker.process.poll() is None or worker.reported_dead:
+                    continue
+                exit_status = describe_exit(worker.process.returncode)
+                message = f"worker {worker.number} (pid {worker.pid}, port {worker.port}) {exit_status}"
+                if not self.restart:
+                    print(f"{message}; not restarting (--no-restart).", flush=True)
+                    worker.reported_dead = True
+                    continue
+                worker.start()
+                print(f"{message}; restarted as pid {worker.pid}.", flush=True)
+                self.write_state()
+
+    def request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        self._stopping.set()
+
+    def stop(self) -> None:
+        if self._nginx is not None:
+            stop_process(self._nginx, signal.SIGQUIT)  # graceful: finish the requests in flight
+        for worker in self._workers:
+            if worker.process is not None:
+                stop_process(worker.process)
+        self.state_file.unlink(missing_ok=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m webapp.stack", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
+    parser.add_argument("--http-port", type=int, default=8080, help="nginx HTTP port (default 8080)")
+    parser.add_argument("--https-port", type=int, default=8443, help="nginx HTTPS port (default 8443)")
+    parser.add_argument(
+        "--run-dir", type=Path, default=DEFAULT_RUN_DIR, help=f"config, certificate, logs (default {DEFAULT_RUN_DIR})"
+    )
+    parser.add_argument(
+        "--no-restart",
+        dest="restart",
+        action="store_false",
+        help="leave dead workers dead (to show that static files are still served)",
+    )
+    parser.add_argument(
+        "--worker-logs", action="store_true", help="write the workers' access logs to the run directory, not here"
+    )
+    parser.add_argument("--nginx", help="the nginx program to run (default: found on PATH or in /usr/sbin)")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the nginx configuration for these options and exit"
+    )
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run_dir: Path = args.run_dir.resolve()
+    if args.print_config:
+        print(
+            render_nginx_config(
+                run_dir=run_dir / "nginx",
+                worker_ports=[9001 + number for number in range(args.workers)],
+                http_port=args.http_port,
+                https_port=args.https_port,
+                certificate=run_dir / "tls" / "localhost.crt",
+                certificate_key=run_dir / "tls" / "localhost.key",
+            )
+        )
+        return 0
+    stack = Stack(
+        workers=args.workers,
+        http_port=args.http_port,
+        https_port=args.https_port,
+        run_dir=run_dir,
+        restart=args.restart,
+        worker_logs=args.worker_logs,
+        nginx=args.nginx,
+    )
+    signal.signal(signal.SIGINT, stack.request_stop)
+    signal.signal(signal.SIGTERM, stack.request_stop)
+    try:
+        stack.start()
+        stack.announce()
+        stack.supervise()
+    except StackError as error:
+        print(f"Cannot start the stack: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+    print("Stopped nginx and the workers.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
