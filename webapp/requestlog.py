@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,20 +21,49 @@ def kind_of(path: str) -> str:
     return "static" if path.startswith(STATIC_PREFIX) else "dynamic"
 
 
-@dataclass(frozen=True)
-class LoggedRequest:
-    time: str
+class LoggedRequest(NamedTuple):
+    # Raw values, cheap to record on every request; formatted only when shown.
+    started_at: float  # seconds since the epoch
     method: str
     path: str
-    query: str
+    query_string: bytes
     status: int
     bytes: int
-    duration_ms: float
-    kind: str
-    client: str
+    duration: float  # seconds
+    client: tuple[str, int] | None
+
+    @property
+    def time(self) -> str:
+        return datetime.fromtimestamp(self.started_at, UTC).isoformat(timespec="milliseconds")
+
+    @property
+    def query(self) -> str:
+        return self.query_string.decode("latin-1")
+
+    @property
+    def duration_ms(self) -> float:
+        return round(self.duration * 1000, 3)
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.path)
+
+    @property
+    def client_address(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else ""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "time": self.time,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "bytes": self.bytes,
+            "duration_ms": self.duration_ms,
+            "kind": self.kind,
+            "client": self.client_address,
+        }
 
 
 class RequestLog:
@@ -65,6 +93,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started_at = time.time()
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
         sent_bytes = 0
@@ -80,17 +109,15 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, counting_send)
         finally:
-            client = scope.get("client")
             self.log.add(
                 LoggedRequest(
-                    time=datetime.now(UTC).isoformat(timespec="milliseconds"),
-                    method=scope["method"],
-                    path=scope["path"],
-                    query=scope.get("query_string", b"").decode("latin-1"),
-                    status=status,
-                    bytes=sent_bytes,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                    kind=kind_of(scope["path"]),
-                    client=f"{client[0]}:{client[1]}" if client else "",
+                    started_at,
+                    scope["method"],
+                    scope["path"],
+                    scope.get("query_string", b""),
+                    status,
+                    sent_bytes,
+                    time.perf_counter() - started,
+                    scope.get("client"),
                 )
             )
