@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from webapp.process import ProcessInfo, now
@@ -63,6 +64,24 @@ def log_page(request: Request) -> Response:
     return _templates(request).TemplateResponse(
         request, "log.html", {"entries": entries, "pid": request.app.state.process.pid}
     )
+
+
+@router.get("/bench", response_class=HTMLResponse)
+def bench_page(request: Request) -> Response:
+    results_path = request.app.state.settings.bench_dir / "results.json"
+    try:
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        results = None
+    return _templates(request).TemplateResponse(request, "bench.html", {"results": results})
+
+
+@router.get("/bench/chart.svg")
+def bench_chart(request: Request) -> FileResponse:
+    chart = request.app.state.settings.bench_dir / "chart.svg"
+    if not chart.is_file():
+        raise HTTPException(status_code=404, detail="No benchmark chart yet: run python -m webapp.bench")
+    return FileResponse(chart, media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
 async def _source_page(request: Request, folder: str, path: str) -> Response:

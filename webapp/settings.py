@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from webapp.paths import STATIC_DIR, TEMPLATES_DIR
+from webapp.paths import BENCH_DIR, STATIC_DIR, TEMPLATES_DIR
 
 # "no-cache" does not forbid caching: it makes the browser ask the server
 # every time, sending the ETag it has. An unchanged file then costs a 304
@@ -19,6 +19,7 @@ DEFAULT_REQUEST_LOG_SIZE = 300
 class Settings:
     static_dir: Path = STATIC_DIR
     templates_dir: Path = TEMPLATES_DIR
+    bench_dir: Path = BENCH_DIR  # where `python -m webapp.bench` wrote its latest results
     static_cache_control: str = DEFAULT_STATIC_CACHE_CONTROL
     request_log_size: int = DEFAULT_REQUEST_LOG_SIZE
 

@@ -1,0 +1,350 @@
+"""Measure the lesson's claim: a web server in front relieves the web application server.
+
+    python -m webapp.bench [--quick] [--duration 5] [--output bench/]
+
+Starts, on 127.0.0.1: a framework-free ASGI app and nginx serving a file as
+baselines, the site on one uvicorn, the site without its middleware, and the
+stack (nginx + N workers). Loads each with wrk, prints a table with every
+figure as a ratio to its baseline from the same run, and writes results.json
+and chart.svg, which the site shows at /bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from webapp.benchchart import render_chart
+from webapp.paths import BENCH_DIR, PROJECT_ROOT, STATIC_DIR
+from webapp.stack import HOST, Stack, StackError, find_program, free_port, spawn, stop_process, wait_until_listening
+
+DEFAULT_OUTPUT = BENCH_DIR
+STATIC_PAGE = "/static/index.html"
+WRK_THREADS = 2
+WRK_CONNECTIONS = 32
+LATENCY_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    label: str
+    server: str  # which server answers: "nginx" or "uvicorn"
+    target: str  # which running process to load: see Servers.url_for
+    path: str
+    baseline: str
+    revalidate: bool = False
+
+
+CASES = [
+    Case("python_ceiling", "bare ASGI app, /ping (Python ceiling)", "uvicorn", "bare", "/ping", "python_ceiling"),
+    Case("nginx_ceiling", "bare nginx, static page (machine ceiling)", "nginx", "nginx", STATIC_PAGE, "nginx_ceiling"),
+    Case("static_uvicorn", "static page via uvicorn (StaticFiles)", "uvicorn", "site", STATIC_PAGE, "python_ceiling"),
+    Case("static_nginx", "static page via nginx (stack)", "nginx", "stack", STATIC_PAGE, "nginx_ceiling"),
+    Case("revalidate_uvicorn", "304 revalidation via uvicorn", "uvicorn", "site", STATIC_PAGE, "python_ceiling", True),
+    Case("revalidate_nginx", "304 revalidation via nginx", "nginx", "stack", STATIC_PAGE, "nginx_ceiling", True),
+    Case("ping_direct", "/ping direct to one uvicorn", "uvicorn", "site", "/ping", "python_ceiling"),
+    Case("ping_nginx", "/ping via nginx to the workers", "uvicorn", "stack", "/ping", "python_ceiling"),
+    Case("dynamic_direct", "/dynamic direct to one uvicorn", "uvicorn", "site", "/dynamic", "python_ceiling"),
+    Case("dynamic_nginx", "/dynamic via nginx to the workers", "uvicorn", "stack", "/dynamic", "python_ceiling"),
+    Case("ping_no_middleware", "/ping, no site middleware", "uvicorn", "no_middleware", "/ping", "python_ceiling"),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    """A claim of the lesson, as a ratio of two rows that must reach `at_least`."""
+
+    claim: str
+    numerator: str
+    denominator: str
+    at_least: float
+
+
+TARGETS = [
+    Target("static through nginx vs through uvicorn", "static_nginx", "static_uvicorn", 20.0),
+    Target("static through our nginx config vs bare nginx", "static_nginx", "nginx_ceiling", 0.8),
+    Target("/ping with the site's middleware vs without", "ping_direct", "ping_no_middleware", 0.9),
+    Target("/dynamic via nginx to the workers vs direct to one uvicorn", "dynamic_nginx", "dynamic_direct", 0.8),
+]
+
+BARE_NGINX_CONFIG = """\
+{user}worker_processes auto;
+pid {run_dir}/nginx.pid;
+error_log {run_dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include {mime_types};
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {run_dir}/client_body;
+    proxy_temp_path {run_dir}/proxy;
+    fastcgi_temp_path {run_dir}/fastcgi;
+    uwsgi_temp_path {run_dir}/uwsgi;
+    scgi_temp_path {run_dir}/scgi;
+    server {{
+        listen {host}:{port};
+        location /static/ {{ alias {static_dir}/; }}
+    }}
+}}
+"""
+
+
+class MissingProgram(Exception):
+    pass
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Given wrk --latency output, return requests/s, p50 and p99 latency (ms) and the error count."""
+
+    def latency(percentile: str) -> float:
+        match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if not match:
+            raise ValueError(f"wrk printed no {percentile}% latency:\n{output}")
+        return round(float(match.group(1)) * LATENCY_UNITS_MS[match.group(2)], 3)
+
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    if not rate:
+        raise ValueError(f"wrk printed no Requests/sec:\n{output}")
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "requests_per_second": float(rate.group(1)),
+        "latency_p50_ms": latency("50"),
+        "latency_p99_ms": latency("99"),
+        "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
+    }
+
+
+class Servers:
+    """Every server the benchmark loads, started on free loopback ports and stopped at the end."""
+
+    def __init__(self, run_dir: Path, workers: int) -> None:
+        self.run_dir = run_dir
+        self.workers = workers
+        self.ports: dict[str, int] = {}
+        self._exit = ExitStack()
+
+    def __enter__(self) -> Servers:
+        try:
+            self._start_uvicorn("bare", "webapp.bench_apps:bare_app")
+            self._start_uvicorn("no_middleware", "webapp.bench_apps:ping_without_middleware")
+            self._start_uvicorn("site", "webapp.main:app")
+            self._start_bare_nginx()
+            self._start_stack()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    def url_for(self, target: str, path: str) -> str:
+        return f"http://{HOST}:{self.ports[target]}{path}"
+
+    def _start_uvicorn(self, name: str, app: str) -> None:
+        port = free_port()
+        # The same uvicorn and flags as the stack's workers, access log included:
+        # the lesson shows that log, so every uvicorn figure here pays for it.
+        command = [
+            sys.executable, "-m", "uvicorn", app, "--app-dir", str(PROJECT_ROOT),
+            "--host", HOST, "--port", str(port), "--proxy-headers", "--forwarded-allow-ips", HOST,
+        ]  # fmt: skip
+        with open(self.run_dir / f"{name}.log", "wb") as log:
+            process = spawn(command, stdout=log, stderr=subprocess.STDOUT)
+        self._exit.callback(stop_process, process)
+        wait_until_listening(port, process, f"uvicorn ({name})")
+        self.ports[name] = port
+
+    def _start_bare_nginx(self) -> None:
+        nginx = find_program("nginx")
+        if nginx is None:
+            raise MissingProgram("nginx is not installed. Install it with: sudo apt-get install nginx")
+        nginx_dir = self.run_dir / "bare-nginx"
+        nginx_dir.mkdir()
+        port = free_port()
+        config = nginx_dir / "nginx.conf"
+        config.write_text(
+            BARE_NGINX_CONFIG.format(
+                user="user root;\n" if os.geteuid() == 0 else "",
+                run_dir=nginx_dir,
+                mime_types="/etc/nginx/mime.types" if os.path.exists("/etc/nginx/mime.types") else "mime.types",
+                host=HOST,
+                port=port,
+                static_dir=STATIC_DIR,
+            )
+        )
+        command = [
+            nginx,
+            "-p",
+            str(nginx_dir),
+            "-c",
+            str(config),
+            "-e",
+            str(nginx_dir / "error.log"),
+            "-g",
+            "daemon off;",
+        ]
+        process = spawn(command)
+        self._exit.callback(stop_process, process)
+        wait_until_listening(port, process, "bare nginx")
+        self.ports["nginx"] = port
+
+    def _start_stack(self) -> None:
+        stack = Stack(
+            workers=self.workers,
+            http_port=free_port(),
+            https_port=free_port(),
+            run_dir=self.run_dir / "stack",
+            worker_logs=True,
+        )
+        self._exit.callback(stack.stop)
+        stack.start()
+        self.ports["stack"] = stack.http_port
+
+
+def run_wrk(wrk: str, url: str, *, seconds: float, headers: dict[str, str]) -> tuple[list[str], dict[str, float]]:
+    command = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds:g}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(url)
+    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
+    return command, parse_wrk(result.stdout)
+
+
+def machine_facts(wrk: str) -> dict[str, Any]:
+    cpu_model = ""
+    if os.path.exists("/proc/cpuinfo"):
+        match = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+        cpu_model = match.group(1) if match else ""
+    nginx = find_program("nginx")
+    nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip() if nginx else ""
+    wrk_version = subprocess.run([wrk, "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "nginx": nginx_version.removeprefix("nginx version: "),
+        "wrk": wrk_version,
+    }
+
+
+def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path) -> dict[str, Any]:
+    wrk = find_program("wrk")
+    if wrk is None:
+        raise MissingProgram("wrk is not installed. Install it with: sudo apt-get install wrk")
+    rows, commands = [], []
+    with Servers(run_dir, workers) as servers:
+        for case in CASES:
+            url = servers.url_for(case.target, case.path)
+            headers = {}
+            if case.revalidate:
+                headers["If-None-Match"] = httpx.get(url).headers["etag"]
+            if warmup:
+                run_wrk(wrk, url, seconds=warmup, headers=headers)
+            command, figures = run_wrk(wrk, url, seconds=seconds, headers=headers)
+            commands.append(" ".join(command))
+            rows.append({**asdict(case), "url": url, **figures})
+            print(f"  {case.label:<52} {figures['requests_per_second']:>10,.0f} req/s", flush=True)
+
+    by_name = {row["name"]: row for row in rows}
+    for row in rows:
+        baseline = by_name[row["baseline"]]["requests_per_second"]
+        row["ratio"] = round(row["requests_per_second"] / baseline, 3) if baseline else None
+    targets = []
+    for target in TARGETS:
+        denominator = by_name[target.denominator]["requests_per_second"]
+        ratio = round(by_name[target.numerator]["requests_per_second"] / denominator, 3) if denominator else 0.0
+        targets.append({**asdict(target), "ratio": ratio, "met": ratio >= target.at_least})
+    return {
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine_facts(wrk),
+        "settings": {
+            "seconds_per_row": seconds,
+            "warmup_seconds": warmup,
+            "wrk_threads": WRK_THREADS,
+            "wrk_connections": WRK_CONNECTIONS,
+            "stack_workers": workers,
+        },
+        "command": "python -m webapp.bench " + " ".join(sys.argv[1:]),
+        "wrk_commands": commands,
+        "rows": rows,
+        "targets": targets,
+    }
+
+
+def format_table(results: dict[str, Any]) -> str:
+    lines = [
+        f"{'case':<52} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  ratio to baseline",
+        "-" * 110,
+    ]
+    for row in results["rows"]:
+        ratio = "baseline" if row["name"] == row["baseline"] else f"{row['ratio']:.3f} x {row['baseline']}"
+        lines.append(
+            f"{row['label']:<52} {row['requests_per_second']:>10,.0f} {row['latency_p50_ms']:>8.2f} "
+            f"{row['latency_p99_ms']:>8.2f} {row['errors']:>6}  {ratio}"
+        )
+    lines += ["", "The lesson's claims, as ratios from this run:"]
+    for target in results["targets"]:
+        verdict = "met" if target["met"] else "NOT met"
+        lines.append(f"  {target['claim']:<62} {target['ratio']:>8.2f}  (target >= {target['at_least']:g}: {verdict})")
+    return "\n".join(lines)
+
+
+def write_results(results: dict[str, Any], output: Path) -> tuple[Path, Path]:
+    output.mkdir(parents=True, exist_ok=True)
+    json_path, chart_path = output / "results.json", output / "chart.svg"
+    json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    chart_path.write_text(render_chart(results))
+    return json_path, chart_path
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m webapp.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per case (default 5)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each case (default 1)")
+    parser.add_argument("--quick", action="store_true", help="1 second per case, no warm-up: for tests")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers behind nginx (default 2)")
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help=f"where to write (default {DEFAULT_OUTPUT})"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = 1.0, 0.0
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(f"Measuring {len(CASES)} cases, {args.duration:g} s each, on {HOST} ...", flush=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="webapp-bench-") as run_dir:
+            results = measure(seconds=args.duration, warmup=args.warmup, workers=args.workers, run_dir=Path(run_dir))
+    except (MissingProgram, StackError) as error:
+        print(f"Cannot run the benchmark: {error}", file=sys.stderr)
+        return 1
+    print()
+    print(format_table(results))
+    json_path, chart_path = write_results(results, args.output)
+    print(f"\nWrote {json_path} and {chart_path}; the site shows them at /bench.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

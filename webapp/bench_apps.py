@@ -1,0 +1,31 @@
+"""The apps the benchmark measures the site against. Not part of the site.
+
+- `bare_app`: a framework-free ASGI app answering /ping, the most a Python app on
+  uvicorn can do on this machine.
+- `ping_without_middleware`: the site's own /ping handler in a FastAPI app without
+  the site's middleware, to measure what that middleware costs.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from webapp.main import lesson
+
+PONG = b'{"message":"pong"}'
+PONG_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(PONG)).encode())]
+
+
+async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": PONG_HEADERS})
+    await send({"type": "http.response.body", "body": PONG})
+
+
+ping_without_middleware = FastAPI()
+ping_without_middleware.include_router(lesson)
