@@ -234,7 +234,8 @@ def machine_facts(wrk: str) -> dict[str, Any]:
         cpu_model = match.group(1) if match else ""
     nginx = find_program("nginx")
     nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip() if nginx else ""
-    wrk_version = subprocess.run([wrk, "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
+    wrk_banner = subprocess.run([wrk, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    wrk_version = re.sub(r"\s*(\[|Copyright).*", "", wrk_banner).strip()  # "wrk debian/4.1.0-3+b2"
     return {
         "cpus": os.cpu_count(),
         "cpu_model": cpu_model,
