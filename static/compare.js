@@ -163,6 +163,19 @@ class Side {
   }
 }
 
+async function showDatabaseStatus() {
+  const side = document.getElementById("database-side");
+  const summary = side.querySelector(".summary");
+  try {
+    const response = await fetch(side.dataset.url, { cache: "no-store" });
+    summary.textContent = response.ok
+      ? `데이터베이스 상태: 연결됨 (${side.dataset.url} → ${response.status})`
+      : `데이터베이스 상태: 연결할 수 없음 (${side.dataset.url} → ${response.status}). 그래도 정적 파일은 위 표처럼 그대로 나옵니다.`;
+  } catch (error) {
+    summary.textContent = `데이터베이스 상태를 확인하지 못했습니다: ${error.message}`;
+  }
+}
+
 function start() {
   const form = document.getElementById("compare-controls");
   const button = document.getElementById("reload-both");
@@ -190,6 +203,7 @@ function start() {
     }
   });
   form.requestSubmit();
+  showDatabaseStatus();
 }
 
 document.addEventListener("DOMContentLoaded", start);

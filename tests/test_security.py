@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,42 @@ def test_resolve_inside_accepts_a_file_in_a_subfolder(tmp_path: Path) -> None:
 )
 def test_odd_input_never_answers_500(client: TestClient, path: str) -> None:
     assert client.get(path).status_code < 500
+
+
+def raw_request(port: int, request: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        head = b""
+        while b"\r\n" not in head and (chunk := sock.recv(4096)):
+            head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("request_bytes", "expected"),
+    [
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(3000)) + b"\r\n", 431),
+        (b"BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"PROPFIND /static/index.html HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"DELETE /ping HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"GET /dynamic?name=\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"POST /api/guestbook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         b"Content-Length: 99999999\r\n\r\n", 413),
+        (b"POST /api/guestbook HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc", 422),
+        (b"POST /api/guestbook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\n"
+         b"\xff\xfe\xfd\xfc", 422),
+    ],
+)  # fmt: skip
+def test_malformed_requests_get_a_4xx_from_the_real_server(
+    live_server: LiveServer, request_bytes: bytes, expected: int
+) -> None:
+    assert raw_request(live_server.port, request_bytes) == expected
+
+
+def test_oversized_headers_get_431(client: TestClient) -> None:
+    response = client.get("/ping", headers={"X-Big": "a" * 20_000})
+    assert response.status_code == 431
+    assert response.json() == {"detail": "The request headers are too large: at most 16384 bytes in all."}

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.support import PROJECT_ROOT, free_port, require_program, stop_process_group, wait_for
+from webapp.headers import SECURITY_HEADERS
 from webapp.static import nginx_etag
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +54,7 @@ class RunningStack:
 
 
 @contextmanager
-def run_stack(tmp_path: Path, *extra_args: str) -> Iterator[RunningStack]:
+def run_stack(tmp_path: Path, *extra_args: str, database_url: str | None = None) -> Iterator[RunningStack]:
     require_program("nginx")
     require_program("openssl")
     run_dir = tmp_path / "run"
@@ -62,9 +63,10 @@ def run_stack(tmp_path: Path, *extra_args: str) -> Iterator[RunningStack]:
         sys.executable, "-m", "webapp.stack", "--run-dir", str(run_dir), "--worker-logs",
         "--http-port", str(free_port()), "--https-port", str(free_port()), *extra_args,
     ]  # fmt: skip
+    env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'site.db'}"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     stack = RunningStack(process, run_dir, log_path)
 
@@ -92,6 +94,8 @@ def test_static_files_are_served_by_nginx_not_the_workers(stack: RunningStack) -
     assert response.status_code == 200
     assert response.headers["x-served-by"] == "nginx"
     assert response.content == (PROJECT_ROOT / "static" / "index.html").read_bytes()
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value, name
     for worker_url in stack.worker_urls():
         logged = httpx.get(f"{worker_url}/api/requests?limit=1000").json()["requests"]
         assert not [entry for entry in logged if marker in entry["query"]], worker_url

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
+from webapp.database import UNAVAILABLE, UNAVAILABLE_RESPONSE, DatabaseUnavailable
 from webapp.process import ProcessInfo, now
 from webapp.requestlog import RequestLog
 
@@ -50,3 +51,12 @@ def recent_requests(
         "capacity": log.size,
         "requests": [entry.as_dict() for entry in log.recent(limit)],
     }
+
+
+@router.get("/views", responses=UNAVAILABLE_RESPONSE)
+def page_views(request: Request) -> dict[str, dict[str, int]]:
+    """How often each dynamic page was viewed, as stored in the database (all processes, all restarts)."""
+    try:
+        return {"views": request.app.state.database.view_totals()}
+    except DatabaseUnavailable:
+        raise HTTPException(status_code=503, detail=UNAVAILABLE) from None

@@ -135,6 +135,8 @@ class Servers:
 
     def __init__(self, run_dir: Path, workers: int) -> None:
         self.run_dir = run_dir
+        # The site counts page views in its database: measure with a fresh one, not the learner's.
+        os.environ["DATABASE_URL"] = f"sqlite:///{run_dir / 'bench.db'}"
         self.workers = workers
         self.ports: dict[str, int] = {}
         self._exit = ExitStack()

@@ -7,12 +7,18 @@ save, and reload http://127.0.0.1:8000/ping in the browser
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from webapp import api, pages
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from webapp import api, docs, guestbook, pages
+from webapp.database import Database
+from webapp.headers import SiteHeadersMiddleware
+from webapp.limits import RequestLimitsMiddleware
 from webapp.process import ProcessInfo
 from webapp.requestlog import RequestLog, RequestLogMiddleware
-from webapp.servedby import ServedByMiddleware
 from webapp.settings import Settings
 from webapp.static import CachedStaticFiles
 from webapp.templating import create_templates
@@ -25,19 +31,37 @@ def test() -> dict[str, str]:
     return {"message": "pong"}
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    database: Database = app.state.database
+    # A database that is down at start-up does not stop the site: the static
+    # side never needs it, and dynamic pages say it is unavailable.
+    await run_in_threadpool(database.try_create_tables)
+    yield
+    database.dispose()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    app = FastAPI(title="Static vs dynamic")
+    app = FastAPI(title="Static vs dynamic", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.process = ProcessInfo()
     app.state.request_log = RequestLog(settings.request_log_size)
     app.state.templates = create_templates(settings.templates_dir)
+    app.state.database = Database(settings.database_url)
 
-    app.add_middleware(ServedByMiddleware)
+    # The last added runs first: the log sees every answer, a 413 included.
+    app.add_middleware(
+        RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
+    )
+    app.add_middleware(SiteHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware, log=app.state.request_log)
     app.include_router(lesson)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(guestbook.page_router)
+    app.include_router(guestbook.api_router)
+    docs.install(app)
     app.mount(
         "/static",
         CachedStaticFiles(directory=settings.static_dir, cache_control=settings.static_cache_control),

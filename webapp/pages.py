@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from webapp.database import DatabaseUnavailable
 from webapp.process import ProcessInfo, now
 from webapp.sources import SourceNotFound, read_source
 
@@ -25,13 +27,30 @@ def _templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates
 
 
+@dataclass(frozen=True)
+class PageViews:
+    total: int | None  # views of this page stored in the database, this one included
+    unavailable: bool  # the database could not be reached
+
+
+def count_page_view(request: Request) -> PageViews:
+    """Count this view of the page in the database. A plain def: FastAPI runs it in a thread."""
+    try:
+        return PageViews(request.app.state.database.count_view(request.scope["route"].path), unavailable=False)
+    except DatabaseUnavailable:
+        return PageViews(None, unavailable=True)
+
+
+CountedView = Annotated[PageViews, Depends(count_page_view)]
+
+
 @router.get("/")
 def home(request: Request) -> RedirectResponse:
     return RedirectResponse(request.url_for("static", path="index.html"), status_code=307)
 
 
 @router.get("/dynamic", response_class=HTMLResponse)
-def dynamic_page(request: Request, name: str = "") -> Response:
+def dynamic_page(request: Request, views: CountedView, name: str = "") -> Response:
     started = time.perf_counter()
     process: ProcessInfo = request.app.state.process
     client = request.client
@@ -44,8 +63,11 @@ def dynamic_page(request: Request, name: str = "") -> Response:
         "scheme": request.url.scheme,
         "via": "nginx" if "x-forwarded-for" in request.headers else "direct",
         "name": name.strip()[:MAX_NAME_LENGTH],
+        "stored_views": views.total,
     }
-    response = _templates(request).TemplateResponse(request, DYNAMIC_TEMPLATE, {"values": values})
+    response = _templates(request).TemplateResponse(
+        request, DYNAMIC_TEMPLATE, {"values": values, "views": views, "unavailable": views.unavailable}
+    )
     render_ms = (time.perf_counter() - started) * 1000
     response.headers["Cache-Control"] = "no-store"
     response.headers["Server-Timing"] = f'render;dur={render_ms:.2f};desc="Jinja render"'
@@ -54,26 +76,32 @@ def dynamic_page(request: Request, name: str = "") -> Response:
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request) -> Response:
-    return _templates(request).TemplateResponse(request, "compare.html")
+def compare_page(request: Request, views: CountedView) -> Response:
+    return _templates(request).TemplateResponse(
+        request, "compare.html", {"views": views, "unavailable": views.unavailable}
+    )
 
 
 @router.get("/log", response_class=HTMLResponse)
-def log_page(request: Request) -> Response:
+def log_page(request: Request, views: CountedView) -> Response:
     entries = request.app.state.request_log.recent()
     return _templates(request).TemplateResponse(
-        request, "log.html", {"entries": entries, "pid": request.app.state.process.pid}
+        request,
+        "log.html",
+        {"entries": entries, "pid": request.app.state.process.pid, "views": views, "unavailable": views.unavailable},
     )
 
 
 @router.get("/bench", response_class=HTMLResponse)
-def bench_page(request: Request) -> Response:
+def bench_page(request: Request, views: CountedView) -> Response:
     results_path = request.app.state.settings.bench_dir / "results.json"
     try:
         results = json.loads(results_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         results = None
-    return _templates(request).TemplateResponse(request, "bench.html", {"results": results})
+    return _templates(request).TemplateResponse(
+        request, "bench.html", {"results": results, "views": views, "unavailable": views.unavailable}
+    )
 
 
 @router.get("/bench/chart.svg")

@@ -11,3 +11,4 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = PROJECT_ROOT / "static"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 BENCH_DIR = PROJECT_ROOT / "bench"
+DATA_DIR = PROJECT_ROOT / "data"

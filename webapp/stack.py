@@ -28,6 +28,7 @@ from types import FrameType
 
 import jinja2
 
+from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
 from webapp.settings import DEFAULT_STATIC_CACHE_CONTROL
 
@@ -136,6 +137,7 @@ def render_nginx_config(
         certificate_key=certificate_key,
         static_dir=static_dir,
         static_cache_control=DEFAULT_STATIC_CACHE_CONTROL,
+        security_headers=SECURITY_HEADERS,
     )
 
 

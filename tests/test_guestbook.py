@@ -1,0 +1,218 @@
+"""The guestbook and page views: dynamic content from the database, and bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from fastapi.testclient import TestClient
+
+from webapp.main import create_app
+from webapp.settings import Settings
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def db_client(site_dirs: Settings, database_url: str) -> Iterator[TestClient]:
+    """A client whose app uses SQLite or PostgreSQL (both, in turn)."""
+    with TestClient(create_app(replace(site_dirs, database_url=database_url))) as client:
+        yield client
+
+
+def _entries(client: TestClient, limit: int | None = None) -> list[dict]:
+    response = client.get("/api/guestbook", params={"limit": limit} if limit else None)
+    assert response.status_code == 200, response.text
+    return response.json()["entries"]
+
+
+def test_post_and_list_entries_newest_first(db_client: TestClient) -> None:
+    for number in range(3):
+        response = db_client.post("/api/guestbook", json={"name": f"학생 {number}", "message": f"안녕 {number}"})
+        assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["name"] == "학생 2"
+    assert isinstance(created["id"], int)
+    assert [entry["name"] for entry in _entries(db_client)] == ["학생 2", "학생 1", "학생 0"]
+
+
+def test_fields_are_trimmed_and_messages_keep_line_breaks(db_client: TestClient) -> None:
+    response = db_client.post("/api/guestbook", json={"name": "  민지 ", "message": " 첫 줄\r\n둘째 줄  "})
+    assert response.status_code == 201, response.text
+    assert (response.json()["name"], response.json()["message"]) == ("민지", "첫 줄\n둘째 줄")
+
+
+def test_limit_defaults_to_50_and_allows_up_to_1000(db_client: TestClient) -> None:
+    for number in range(55):
+        db_client.post("/api/guestbook", json={"name": "n", "message": str(number)})
+    assert len(_entries(db_client)) == 50
+    assert len(_entries(db_client, 1000)) == 55
+    assert [entry["message"] for entry in _entries(db_client, 2)] == ["54", "53"]
+    for bad in (0, 1001, -5):
+        assert db_client.get("/api/guestbook", params={"limit": bad}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"name": "", "message": "hi"}, "name must not be empty"),
+        ({"name": "   ", "message": "hi"}, "name must not be empty"),
+        ({"name": "a" * 41, "message": "hi"}, "name must be at most 40 characters (it has 41)"),
+        ({"name": "a", "message": "b" * 501}, "message must be at most 500 characters (it has 501)"),
+        ({"name": "a\nb", "message": "hi"}, "name must not contain control characters"),
+        ({"name": "a", "message": "bell\x07"}, "message must not contain control characters"),
+        ({"name": "a", "message": "nul\x00"}, "message must not contain control characters"),
+    ],
+)
+def test_bad_entries_get_422_with_a_clear_detail_and_nothing_is_stored(
+    db_client: TestClient, entry: dict, problem: str
+) -> None:
+    response = db_client.post("/api/guestbook", json=entry)
+    assert response.status_code == 422
+    assert problem in response.json()["detail"][0]["msg"]
+    assert _entries(db_client) == []
+
+
+def test_forty_characters_after_trimming_are_accepted(db_client: TestClient) -> None:
+    response = db_client.post("/api/guestbook", json={"name": "  " + "가" * 40 + "  ", "message": "m" * 500})
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "a"}',
+        b'{"name": "a", "message": "b", "admin": true}',
+        b'{"name": 5, "message": "b"}',
+        b"not json",
+        b"[]",
+    ],
+)
+def test_malformed_json_gets_422(db_client: TestClient, body: bytes) -> None:
+    response = db_client.post("/api/guestbook", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert _entries(db_client) == []
+
+
+def test_invalid_utf8_json_gets_400(db_client: TestClient) -> None:
+    body = b'{"name": "\xff\xfe", "message": "b"}'
+    response = db_client.post("/api/guestbook", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There was an error parsing the body"}
+    assert _entries(db_client) == []
+
+
+def test_wrong_content_type_on_the_json_api_gets_a_4xx(db_client: TestClient) -> None:
+    response = db_client.post("/api/guestbook", content=b"name=a&message=b", headers=FORM)
+    assert 400 <= response.status_code < 500
+    assert _entries(db_client) == []
+
+
+def test_form_post_redirects_and_the_entry_shows(db_client: TestClient) -> None:
+    response = db_client.post(
+        "/guestbook", content="name=%ED%83%9C%ED%98%84&message=hello+there", headers=FORM, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("/guestbook")
+    page = db_client.get("/guestbook").text
+    assert '<strong class="entry-name">태현</strong>' in page
+    assert "hello there" in page
+
+
+def test_bad_form_comes_back_with_a_message_and_what_was_typed(db_client: TestClient) -> None:
+    response = db_client.post("/guestbook", content="name=&message=%3Cb%3Ekept%3C%2Fb%3E", headers=FORM)
+    assert response.status_code == 422
+    assert "이름을(를) 적어 주세요." in response.text
+    assert "&lt;b&gt;kept&lt;/b&gt;</textarea>" in response.text
+    assert _entries(db_client) == []
+
+
+def test_form_with_invalid_utf8_or_wrong_type_is_refused(db_client: TestClient) -> None:
+    assert db_client.post("/guestbook", content=b"name=%ff&message=\xff", headers=FORM).status_code == 400
+    assert db_client.post("/guestbook", json={"name": "a", "message": "b"}).status_code == 415
+    assert _entries(db_client) == []
+
+
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'])
+def test_stored_markup_is_shown_as_text(db_client: TestClient, text: str) -> None:
+    db_client.post("/api/guestbook", json={"name": text[:40], "message": text})
+    page = db_client.get("/guestbook").text
+    assert "<script>alert(1)" not in page
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page or "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_oversized_bodies_get_413_and_nothing_is_stored(db_client: TestClient) -> None:
+    big = "x" * 20_000
+    response = db_client.post("/api/guestbook", json={"name": "a", "message": big})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large: at most 16384 bytes."}
+    assert db_client.post("/guestbook", content=f"name=a&message={big}", headers=FORM).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts the bytes as they come
+        yield b'{"name": "a", "message": "'
+        for _ in range(40):
+            yield b"y" * 1000
+        yield b'"}'
+
+    chunked = db_client.post("/api/guestbook", content=chunks(), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413
+    assert _entries(db_client) == []
+
+
+def test_dynamic_page_shows_stored_views_next_to_the_process_counter(site_dirs: Settings, database_url: str) -> None:
+    settings = replace(site_dirs, database_url=database_url)
+    with TestClient(create_app(settings)) as first:
+        first.get("/dynamic")
+        page = first.get("/dynamic").text
+    assert 'id="counter">2<' in page
+    assert 'id="stored-views">2<' in page
+    # A restart: the process counter starts again, the database total goes on.
+    with TestClient(create_app(settings)) as second:
+        page = second.get("/dynamic").text
+        views = second.get("/api/views").json()["views"]
+    assert 'id="counter">1<' in page
+    assert 'id="stored-views">3<' in page
+    assert views["/dynamic"] == 3
+
+
+def test_each_dynamic_page_is_counted_by_its_route(db_client: TestClient) -> None:
+    for path in ("/compare", "/compare", "/log", "/bench", "/guestbook", "/static/index.html", "/ping"):
+        db_client.get(path)
+    assert db_client.get("/api/views").json()["views"] == {"/bench": 1, "/compare": 2, "/guestbook": 1, "/log": 1}
+
+
+@pytest.fixture
+def no_database(site_dirs: Settings) -> Iterator[TestClient]:
+    """An app whose database cannot be reached at all."""
+    settings = replace(site_dirs, database_url="postgresql+psycopg://nobody:wrong@127.0.0.1:1/none")
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_without_a_database_static_files_and_ping_still_work(no_database: TestClient, site_dirs: Settings) -> None:
+    assert no_database.get("/static/index.html").content == (site_dirs.static_dir / "index.html").read_bytes()
+    assert no_database.get("/ping").json() == {"message": "pong"}
+
+
+@pytest.mark.parametrize("path", ["/dynamic", "/guestbook", "/compare", "/log", "/bench"])
+def test_without_a_database_pages_render_with_a_notice(no_database: TestClient, path: str) -> None:
+    response = no_database.get(path)
+    assert response.status_code == 200
+    assert "데이터베이스에 연결할 수 없습니다 (database unavailable)" in response.text
+
+
+def test_without_a_database_the_database_endpoints_answer_503(no_database: TestClient) -> None:
+    detail = "The database is unavailable right now, so nothing was read or stored. Try again shortly."
+    for response in (
+        no_database.get("/api/views"),
+        no_database.get("/api/guestbook"),
+        no_database.post("/api/guestbook", json={"name": "a", "message": "b"}),
+    ):
+        assert response.status_code == 503
+        assert response.json() == {"detail": detail}
+    form = no_database.post("/guestbook", content="name=a&message=b", headers=FORM)
+    assert form.status_code == 503
+    assert "database unavailable" in form.text
+    assert 'value="a"' in form.text  # what was typed is not lost
