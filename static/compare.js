@@ -3,9 +3,17 @@
 // are highlighted, so "static stays, dynamic changes" is visible at a glance.
 "use strict";
 
+// Sentences in the page's language, from the page itself: this script is a
+// static file and cannot choose a language.
+const MESSAGES = JSON.parse(document.getElementById("compare-controls").dataset.messages);
+
+function say(key, values = {}) {
+  return MESSAGES[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+}
+
 const COLUMNS = [
   { key: "round", label: "#" },
-  { key: "status", label: "상태" },
+  { key: "status", label: MESSAGES.status },
   { key: "hash", label: "SHA-256" },
   { key: "length", label: "Content-Length" },
   { key: "etag", label: "ETag" },
@@ -13,7 +21,7 @@ const COLUMNS = [
   { key: "cacheControl", label: "Cache-Control" },
   { key: "serverTiming", label: "Server-Timing" },
   { key: "servedBy", label: "X-Served-By" },
-  { key: "ms", label: "시간" },
+  { key: "ms", label: MESSAGES.time },
 ];
 // Long header values are shortened in the table; the full value is in the cell's tooltip.
 const SHORTEN = {
@@ -121,7 +129,7 @@ class Side {
     this.keptHash = null;
     this.etag = null;
     this.tbody.replaceChildren();
-    this.summary.textContent = "받는 중…";
+    this.summary.textContent = say("fetching");
   }
 
   async fetchRound(round) {
@@ -143,7 +151,7 @@ class Side {
     for (const { key } of COLUMNS) {
       const td = document.createElement("td");
       const value = String(row[key]);
-      td.textContent = key === "hash" && row.kept ? `${value} (보관본)` : SHORTEN[key] ? SHORTEN[key](value) : value;
+      td.textContent = key === "hash" && row.kept ? `${value} ${say("kept")}` : SHORTEN[key] ? SHORTEN[key](value) : value;
       if (td.textContent !== value) td.title = value;
       if (key === "status") td.classList.add(`status-${row.status}`);
       if (previous && COMPARED.has(key) && previous[key] !== row[key]) td.classList.add("changed");
@@ -156,9 +164,9 @@ class Side {
     const hashes = new Set(this.rows.map((row) => row.hash));
     const notModified = this.rows.filter((row) => row.status === 304).length;
     const parts = [];
-    if (hashes.size === 1) parts.push(`${this.rows.length}번 모두 본문이 같았습니다`);
-    else parts.push(`본문 해시 ${hashes.size}가지: ${this.rows.length}번 중 ${hashes.size}번 달랐습니다`);
-    if (notModified) parts.push(`304 Not Modified ${notModified}번 (본문 없이 재검증)`);
+    if (hashes.size === 1) parts.push(say("allSame", { count: this.rows.length }));
+    else parts.push(say("someDifferent", { kinds: hashes.size, count: this.rows.length }));
+    if (notModified) parts.push(say("notModified", { count: notModified }));
     this.summary.textContent = parts.join(" · ");
   }
 }
@@ -168,11 +176,10 @@ async function showDatabaseStatus() {
   const summary = side.querySelector(".summary");
   try {
     const response = await fetch(side.dataset.url, { cache: "no-store" });
-    summary.textContent = response.ok
-      ? `데이터베이스 상태: 연결됨 (${side.dataset.url} → ${response.status})`
-      : `데이터베이스 상태: 연결할 수 없음 (${side.dataset.url} → ${response.status}). 그래도 정적 파일은 위 표처럼 그대로 나옵니다.`;
+    const values = { url: side.dataset.url, status: response.status };
+    summary.textContent = say(response.ok ? "databaseOk" : "databaseDown", values);
   } catch (error) {
-    summary.textContent = `데이터베이스 상태를 확인하지 못했습니다: ${error.message}`;
+    summary.textContent = say("databaseUnknown", { error: error.message });
   }
 }
 
@@ -197,7 +204,7 @@ function start() {
       staticSide.describe();
       dynamicSide.describe();
     } catch (error) {
-      staticSide.summary.textContent = dynamicSide.summary.textContent = `받아 오지 못했습니다: ${error.message}`;
+      staticSide.summary.textContent = dynamicSide.summary.textContent = say("failed", { error: error.message });
     } finally {
       button.disabled = false;
     }

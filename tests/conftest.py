@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from tests.browser import PageProblems, launch_chromium
 from tests.support import PROJECT_ROOT, LiveServer, run_uvicorn
 from webapp.main import create_app
 from webapp.settings import Settings
@@ -73,3 +75,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'data' / 'site.db'}"
     return postgres_url_or_skip()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    # Module scope, not session: Playwright's sync API keeps an event loop in this
+    # thread while it runs, and other modules' tests use asyncio.run.
+    with launch_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def problems() -> PageProblems:
+    return PageProblems()
+
+
+@pytest.fixture
+def page(chromium: Browser, problems: PageProblems) -> Iterator[Page]:
+    """A fresh browser tab (own cookies) in Korean; fails the test if the page logged an error."""
+    context = chromium.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    problems.watch(tab)
+    yield tab
+    context.close()

@@ -124,7 +124,7 @@ def stop_process_group(process: subprocess.Popen[bytes], *, seconds: float = 10)
 
 def copy_project(destination: Path) -> Path:
     """Copy the site (code, templates, static files) into `destination` and return it."""
-    for folder in ("webapp", "templates", "static"):
+    for folder in ("webapp", "templates", "static", "translations"):
         shutil.copytree(PROJECT_ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return destination
 

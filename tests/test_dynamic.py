@@ -26,7 +26,9 @@ def test_dynamic_page_shows_what_the_server_saw(client: TestClient) -> None:
     assert _value(html, "pid") == str(os.getpid())
     assert _value(html, "user-agent") == "LessonBrowser/1.0"
     assert _value(html, "client").startswith("testclient")
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", _value(html, "server-time"))
+    stamp = re.search(r'<time id="server-time" datetime="([^"]+)">', html).group(1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", stamp)
+    assert _value(html, "server-time").startswith(f"{stamp[:4]}년 {int(stamp[5:7])}월 {int(stamp[8:10])}일")
     assert "datetime.now()" in html  # it says what made the value
 
 
@@ -65,7 +67,7 @@ def test_compare_page_loads_its_script_and_names_both_sides(client: TestClient) 
     assert '<script src="http://testserver/static/compare.js" defer></script>' in html
     assert 'data-url="http://testserver/static/index.html"' in html
     assert 'data-url="http://testserver/dynamic"' in html
-    assert "reload both" in html
+    assert "둘 다 다시 불러오기" in html
     assert "<script>" not in html  # no inline script: everything the page runs is a static file
 
 

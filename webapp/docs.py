@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from webapp.headers import CONTENT_SECURITY_POLICY
 from webapp.static import CachedStaticFiles
+from webapp.templating import render
 
 SWAGGER_UI_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 # Swagger UI sets style attributes from its scripts; only this page allows that.
@@ -27,7 +28,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui_html(request: Request) -> Response:
-        return request.app.state.templates.TemplateResponse(
+        return render(
             request,
             "docs.html",
             {"openapi_url": request.app.openapi_url},

@@ -25,6 +25,7 @@ from webapp.database import (
     Entry,
 )
 from webapp.pages import PageViews
+from webapp.templating import render
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -137,7 +138,7 @@ def render_page(
         views = PageViews(database.count_view("/guestbook"), unavailable=False)
     except DatabaseUnavailable:
         entries, views, unavailable = None, PageViews(None, unavailable=True), True
-    return request.app.state.templates.TemplateResponse(
+    return render(
         request,
         "guestbook.html",
         {

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from webapp import api, docs, guestbook, pages
+from webapp import api, docs, guestbook, i18n, pages
 from webapp.database import Database
 from webapp.headers import SiteHeadersMiddleware
 from webapp.limits import RequestLimitsMiddleware
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.process = ProcessInfo()
     app.state.request_log = RequestLog(settings.request_log_size)
     app.state.templates = create_templates(settings.templates_dir)
+    app.state.translations = i18n.load_translations(settings.translations_dir)
     app.state.database = Database(settings.database_url)
 
     # The last added runs first: the log sees every answer, a 413 included.

@@ -10,21 +10,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from webapp.database import DatabaseUnavailable
 from webapp.process import ProcessInfo, now
 from webapp.sources import SourceNotFound, read_source
+from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 MAX_NAME_LENGTH = 40
 DYNAMIC_TEMPLATE = "dynamic.html"
 HEX_DUMP_BYTES = 1024
-
-
-def _templates(request: Request) -> Jinja2Templates:
-    return request.app.state.templates
 
 
 @dataclass(frozen=True)
@@ -49,13 +45,20 @@ def home(request: Request) -> RedirectResponse:
     return RedirectResponse(request.url_for("static", path="index.html"), status_code=307)
 
 
+@router.get("/favicon.ico")
+def favicon(request: Request) -> RedirectResponse:
+    # Browsers ask for /favicon.ico on their own (for /ping, say); the icon is a static file.
+    return RedirectResponse(request.url_for("static", path="favicon.ico"), status_code=301)
+
+
 @router.get("/dynamic", response_class=HTMLResponse)
 def dynamic_page(request: Request, views: CountedView, name: str = "") -> Response:
     started = time.perf_counter()
     process: ProcessInfo = request.app.state.process
     client = request.client
+    moment = now()
     values: dict[str, Any] = {
-        "time": now().isoformat(timespec="milliseconds"),
+        "time": moment.isoformat(timespec="milliseconds"),
         "counter": process.next_number(),
         "pid": process.pid,
         "client": f"{client.host}:{client.port}" if client else "unknown",
@@ -65,9 +68,8 @@ def dynamic_page(request: Request, views: CountedView, name: str = "") -> Respon
         "name": name.strip()[:MAX_NAME_LENGTH],
         "stored_views": views.total,
     }
-    response = _templates(request).TemplateResponse(
-        request, DYNAMIC_TEMPLATE, {"values": values, "views": views, "unavailable": views.unavailable}
-    )
+    context = {"values": values, "moment": moment, "views": views, "unavailable": views.unavailable}
+    response = render(request, DYNAMIC_TEMPLATE, context)
     render_ms = (time.perf_counter() - started) * 1000
     response.headers["Cache-Control"] = "no-store"
     response.headers["Server-Timing"] = f'render;dur={render_ms:.2f};desc="Jinja render"'
@@ -77,15 +79,13 @@ def dynamic_page(request: Request, views: CountedView, name: str = "") -> Respon
 
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request, views: CountedView) -> Response:
-    return _templates(request).TemplateResponse(
-        request, "compare.html", {"views": views, "unavailable": views.unavailable}
-    )
+    return render(request, "compare.html", {"views": views, "unavailable": views.unavailable})
 
 
 @router.get("/log", response_class=HTMLResponse)
 def log_page(request: Request, views: CountedView) -> Response:
     entries = request.app.state.request_log.recent()
-    return _templates(request).TemplateResponse(
+    return render(
         request,
         "log.html",
         {"entries": entries, "pid": request.app.state.process.pid, "views": views, "unavailable": views.unavailable},
@@ -99,9 +99,7 @@ def bench_page(request: Request, views: CountedView) -> Response:
         results = json.loads(results_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         results = None
-    return _templates(request).TemplateResponse(
-        request, "bench.html", {"results": results, "views": views, "unavailable": views.unavailable}
-    )
+    return render(request, "bench.html", {"results": results, "views": views, "unavailable": views.unavailable})
 
 
 @router.get("/bench/chart.svg")
@@ -123,7 +121,7 @@ async def _source_page(request: Request, folder: str, path: str) -> Response:
         text: str | None = content.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    return _templates(request).TemplateResponse(
+    return render(
         request,
         "source.html",
         {

@@ -10,5 +10,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = PROJECT_ROOT / "static"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
+TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
 BENCH_DIR = PROJECT_ROOT / "bench"
 DATA_DIR = PROJECT_ROOT / "data"

@@ -1,10 +1,25 @@
-"""The Jinja environment shared by every page."""
+"""The Jinja environment shared by every page, and the one way pages are rendered."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
+
+from webapp import i18n
+
+
+def _language_context(request: Request) -> dict[str, Any]:
+    choice = i18n.choose_language(request)
+    return {
+        "lang": choice.code,
+        "lang_how": choice.how,
+        "translations": request.app.state.translations[choice.code],
+    }
 
 
 def create_templates(directory: Path) -> Jinja2Templates:
@@ -13,4 +28,26 @@ def create_templates(directory: Path) -> Jinja2Templates:
     # that is why a template edit shows on the next reload without a restart.
     if not directory.is_dir():
         raise RuntimeError(f"Templates directory '{directory}' does not exist")
-    return Jinja2Templates(directory=directory)
+    templates = Jinja2Templates(directory=directory, context_processors=[_language_context])
+    i18n.install(templates.env)
+    return templates
+
+
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Render a page in the visitor's language; remember a language picked with ?lang=."""
+    response = request.app.state.templates.TemplateResponse(
+        request, name, dict(context or {}), status_code=status_code, headers=headers
+    )
+    # The same URL answers in Korean or English depending on this header.
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    picked = request.query_params.get("lang", "").lower()
+    if picked in i18n.LANGUAGES and request.cookies.get(i18n.COOKIE_NAME) != picked:
+        response.set_cookie(i18n.COOKIE_NAME, picked, max_age=i18n.COOKIE_MAX_AGE, samesite="lax")
+    return response

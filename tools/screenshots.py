@@ -1,0 +1,70 @@
+"""Render screenshots of the main pages, in Korean and English, on a desktop and a phone.
+
+    .venv/bin/python -m tools.screenshots [--output docs/screenshots]
+
+Starts the site on a free loopback port with a fresh database holding two
+guestbook entries, opens each page in Debian's Chromium, and writes PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Browser, expect
+
+from tests.browser import launch_chromium
+from tests.support import PROJECT_ROOT, run_uvicorn
+
+DEFAULT_OUTPUT = PROJECT_ROOT / "docs" / "screenshots"
+DEVICES = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 375, "height": 740}}
+PAGES = {
+    "home": {"ko": "/static/index.html", "en": "/static/en/index.html"},
+    "dynamic": {"ko": "/dynamic?lang=ko&name=태현", "en": "/dynamic?lang=en&name=Alex"},
+    "compare": {"ko": "/compare?lang=ko", "en": "/compare?lang=en"},
+    "guestbook": {"ko": "/guestbook?lang=ko", "en": "/guestbook?lang=en"},
+}
+ENTRIES = [
+    {"name": "태현", "message": "정적 파일은 몇 번을 받아도 같고, 동적 페이지는 매번 달라요!"},
+    {"name": "Alex", "message": "Static bytes never change; the dynamic page is made anew every time."},
+]
+
+
+def capture(browser: Browser, base_url: str, output: Path) -> list[Path]:
+    written = []
+    for device, viewport in DEVICES.items():
+        for language in ("ko", "en"):
+            context = browser.new_context(viewport=viewport, locale=language, device_scale_factor=1)
+            page = context.new_page()
+            for name, paths in PAGES.items():
+                page.goto(base_url + paths[language])
+                if name == "compare":
+                    expect(page.locator("#dynamic-side tbody tr")).to_have_count(5)
+                path = output / f"{name}-{language}-{device}.png"
+                page.screenshot(path=path)
+                written.append(path)
+            context.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"folder for the PNGs ({DEFAULT_OUTPUT})")
+    args = parser.parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="screenshots-") as workdir:
+        env = {"DATABASE_URL": f"sqlite:///{workdir}/site.db"}
+        with run_uvicorn(cwd=Path(workdir), env=env) as server, launch_chromium() as browser:
+            for entry in ENTRIES:
+                httpx.post(f"{server.url}/api/guestbook", json=entry).raise_for_status()
+            written = capture(browser, server.url, args.output)
+    for path in written:
+        print(path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
