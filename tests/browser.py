@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support import require_program
-
 # As root in a sandbox, with no network: no sandboxing, no GPU, and none of
 # Chromium's own background connections (they would fail and be reported).
 CHROMIUM_ARGS = [
@@ -25,10 +23,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+CHROMIUM_MISSING = "Chromium is not installed (on Debian: apt-get install chromium fonts-noto-cjk)"
+
+
 def chromium_path() -> str:
-    require_program("chromium")
     path = shutil.which("chromium")
-    assert path is not None
+    if path is None:
+        raise RuntimeError(CHROMIUM_MISSING)
     return path
 
 

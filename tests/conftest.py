@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests.browser import PageProblems, launch_chromium
-from tests.support import PROJECT_ROOT, LiveServer, run_uvicorn
+from tests.support import PROJECT_ROOT, LiveServer, require_program, run_uvicorn
 from webapp.main import create_app
 from webapp.settings import Settings
 
@@ -81,6 +81,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def chromium() -> Iterator[Browser]:
     # Module scope, not session: Playwright's sync API keeps an event loop in this
     # thread while it runs, and other modules' tests use asyncio.run.
+    require_program("chromium")
     with launch_chromium() as browser:
         yield browser
 

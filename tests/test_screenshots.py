@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import require_program
 from tools.screenshots import DEVICES, PAGES, main
 
 pytestmark = pytest.mark.e2e
@@ -19,6 +20,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_screenshot_command_writes_every_page_language_and_device(tmp_path: Path) -> None:
+    require_program("chromium")
     assert main(["--output", str(tmp_path)]) == 0
     for name in PAGES:
         for language in ("ko", "en"):

@@ -9,6 +9,7 @@ guestbook entries, opens each page in Debian's Chromium, and writes PNGs.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, expect
 
-from tests.browser import launch_chromium
+from tests.browser import CHROMIUM_MISSING, launch_chromium
 from tests.support import PROJECT_ROOT, run_uvicorn
 
 DEFAULT_OUTPUT = PROJECT_ROOT / "docs" / "screenshots"
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"folder for the PNGs ({DEFAULT_OUTPUT})")
     args = parser.parse_args(argv)
+    if shutil.which("chromium") is None:
+        print(f"Cannot take screenshots: {CHROMIUM_MISSING}", file=sys.stderr)
+        return 1
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="screenshots-") as workdir:
         env = {"DATABASE_URL": f"sqlite:///{workdir}/site.db"}

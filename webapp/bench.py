@@ -29,7 +29,17 @@ import httpx
 
 from webapp.benchchart import render_chart
 from webapp.paths import BENCH_DIR, PROJECT_ROOT, STATIC_DIR
-from webapp.stack import HOST, Stack, StackError, find_program, free_port, spawn, stop_process, wait_until_listening
+from webapp.stack import (
+    HOST,
+    Stack,
+    StackError,
+    find_program,
+    free_port,
+    mime_types_path,
+    spawn,
+    stop_process,
+    wait_until_listening,
+)
 
 DEFAULT_OUTPUT = BENCH_DIR
 STATIC_PAGE = "/static/index.html"
@@ -185,7 +195,7 @@ class Servers:
             BARE_NGINX_CONFIG.format(
                 user="user root;\n" if os.geteuid() == 0 else "",
                 run_dir=nginx_dir,
-                mime_types="/etc/nginx/mime.types" if os.path.exists("/etc/nginx/mime.types") else "mime.types",
+                mime_types=mime_types_path(),
                 host=HOST,
                 port=port,
                 static_dir=STATIC_DIR,

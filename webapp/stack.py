@@ -128,7 +128,7 @@ def render_nginx_config(
         run_as_root=os.geteuid() == 0,
         nginx_workers=nginx_workers,
         run_dir=run_dir,
-        mime_types=_mime_types_path(),
+        mime_types=mime_types_path(),
         worker_ports=worker_ports,
         host=HOST,
         http_port=http_port,
@@ -141,7 +141,7 @@ def render_nginx_config(
     )
 
 
-def _mime_types_path() -> str:
+def mime_types_path() -> str:
     for candidate in ("/etc/nginx/mime.types", "/usr/local/etc/nginx/mime.types", "/opt/homebrew/etc/nginx/mime.types"):
         if os.path.exists(candidate):
             return candidate
