@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,11 @@ class Database:
         self.engine = _create_engine(url)
         self._tables_ready = False
         self._tables_lock = threading.Lock()
+        # SQLite takes one writer at a time, and a writer that finds the file
+        # locked sleeps in growing steps before it tries again: under load that
+        # makes seconds-long tails. Queueing this process's writers here instead
+        # leaves SQLite's wait for the rare writer from another process.
+        self._write_lock: AbstractContextManager[object] = threading.Lock() if self.kind == "sqlite" else nullcontext()
 
     @property
     def kind(self) -> str:
@@ -87,7 +92,7 @@ class Database:
             .on_conflict_do_update(index_elements=["path"], set_={"count": PageView.count + 1})
             .returning(PageView.count)
         )
-        with self._session() as session:
+        with self._write_lock, self._session() as session:
             total = session.execute(statement).scalar_one()
             session.commit()
             return total
@@ -97,7 +102,7 @@ class Database:
             return {view.path: view.count for view in session.exec(select(PageView).order_by(PageView.path))}
 
     def add_entry(self, name: str, message: str) -> Entry:
-        with self._session() as session:
+        with self._write_lock, self._session() as session:
             entry = Entry(name=name, message=message)
             session.add(entry)
             session.commit()
