@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support import PROJECT_ROOT, require_program
-from webapp.bench import CASES, TARGETS, parse_wrk, write_results
+from webapp.bench import CASES, CLOSE_PAIRS, PAIR_REPEATS, TARGETS, parse_wrk, write_results
 from webapp.benchchart import render_chart
 from webapp.main import create_app
 from webapp.settings import Settings
@@ -58,7 +58,7 @@ def _results(label_of_first: str = "bare ASGI app") -> dict:
     rows = [
         {**case.__dict__, "label": label_of_first if i == 0 else case.label, "url": "http://127.0.0.1/",
          "requests_per_second": 1000.0 * (i + 1), "latency_p50_ms": 1.0, "latency_p99_ms": 2.0,
-         "errors": 0, "ratio": 1.0}
+         "errors": 0, "ratio": 1.0, "runs": [1000.0 * (i + 1)]}
         for i, case in enumerate(CASES)
     ]  # fmt: skip
     return {
@@ -71,6 +71,7 @@ def _results(label_of_first: str = "bare ASGI app") -> dict:
         },
         "command": "python -m webapp.bench",
         "wrk_commands": ["wrk -t2 -c32 -d5s --latency http://127.0.0.1/"],
+        "middleware_overhead_us": 6.5,
         "rows": rows,
         "targets": [{**t.__dict__, "ratio": 1.5, "met": t.at_least <= 1.5} for t in TARGETS],
     }  # fmt: skip
@@ -91,6 +92,7 @@ def test_bench_page_shows_the_latest_results(site_dirs: Settings, tmp_path: Path
     page = client.get("/bench").text
     assert "&lt;script&gt;x&lt;/script&gt;" in page
     assert "test cpu" in page
+    assert "6.5 µs" in page
     assert "static through nginx vs through uvicorn" in page
     chart = client.get("/bench/chart.svg")
     assert chart.status_code == 200
@@ -125,7 +127,11 @@ def test_quick_benchmark_run_measures_every_case(tmp_path: Path) -> None:
         assert row["ratio"] > 0, row
     assert [t["claim"] for t in results["targets"]] == [t.claim for t in TARGETS]
     assert all(t["ratio"] > 0 for t in results["targets"])
-    assert len(results["wrk_commands"]) == len(CASES)
+    assert 0 <= results["middleware_overhead_us"] < 1000
+    repeated = {row["name"]: len(row["runs"]) for row in results["rows"] if len(row["runs"]) > 1}
+    paired = [name for pair in CLOSE_PAIRS for name in pair]
+    assert repeated == dict.fromkeys(paired, PAIR_REPEATS)
+    assert len(results["wrk_commands"]) == len(CASES) + (PAIR_REPEATS - 1) * len(paired)
     assert "static through nginx vs through uvicorn" in result.stdout
     svg = ElementTree.parse(output / "chart.svg").getroot()
     assert len([r for r in svg.iter(f"{SVG}rect") if r.get("height") == "22"]) == len(CASES)

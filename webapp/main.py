@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 
 from webapp import api, docs, guestbook, i18n, pages
 from webapp.database import Database
@@ -41,22 +42,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database.dispose()
 
 
+def site_middleware(settings: Settings, log: RequestLog) -> list[Middleware]:
+    """The site's middleware, outermost first: the log sees every answer, a 413 included."""
+    return [
+        Middleware(RequestLogMiddleware, log=log),
+        Middleware(SiteHeadersMiddleware),
+        Middleware(
+            RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
+        ),
+    ]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    app = FastAPI(title="Static vs dynamic", lifespan=lifespan, docs_url=None, redoc_url=None)
+    request_log = RequestLog(settings.request_log_size)
+    app = FastAPI(
+        title="Static vs dynamic",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        middleware=site_middleware(settings, request_log),
+    )
     app.state.settings = settings
     app.state.process = ProcessInfo()
-    app.state.request_log = RequestLog(settings.request_log_size)
+    app.state.request_log = request_log
     app.state.templates = create_templates(settings.templates_dir)
     app.state.translations = i18n.load_translations(settings.translations_dir)
     app.state.database = Database(settings.database_url)
-
-    # The last added runs first: the log sees every answer, a 413 included.
-    app.add_middleware(
-        RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
-    )
-    app.add_middleware(SiteHeadersMiddleware)
-    app.add_middleware(RequestLogMiddleware, log=app.state.request_log)
     app.include_router(lesson)
     app.include_router(pages.router)
     app.include_router(api.router)
