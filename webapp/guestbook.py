@@ -135,9 +135,9 @@ def render_page(
     database = _database(request)
     try:
         entries: list[Entry] | None = database.recent_entries(DEFAULT_LIMIT)
-        views = PageViews(database.count_view("/guestbook"), unavailable=False)
+        views = PageViews(database.count_view("/guestbook"))
     except DatabaseUnavailable:
-        entries, views, unavailable = None, PageViews(None, unavailable=True), True
+        entries, views, unavailable = None, PageViews(None), True
     return render(
         request,
         "guestbook.html",

@@ -25,16 +25,19 @@ HEX_DUMP_BYTES = 1024
 
 @dataclass(frozen=True)
 class PageViews:
-    total: int | None  # views of this page stored in the database, this one included
-    unavailable: bool  # the database could not be reached
+    total: int | None  # views of this page stored in the database, this one included; None: no database
+
+    @property
+    def unavailable(self) -> bool:
+        return self.total is None
 
 
 def count_page_view(request: Request) -> PageViews:
     """Count this view of the page in the database. A plain def: FastAPI runs it in a thread."""
     try:
-        return PageViews(request.app.state.database.count_view(request.scope["route"].path), unavailable=False)
+        return PageViews(request.app.state.database.count_view(request.scope["route"].path))
     except DatabaseUnavailable:
-        return PageViews(None, unavailable=True)
+        return PageViews(None)
 
 
 CountedView = Annotated[PageViews, Depends(count_page_view)]
