@@ -17,7 +17,6 @@ def now() -> datetime:
 @dataclass
 class ProcessInfo:
     pid: int = field(default_factory=os.getpid)
-    started_at: datetime = field(default_factory=now)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
     # What each template was last rendered with, for the source view.
     last_render: dict[str, dict[str, Any]] = field(default_factory=dict)
