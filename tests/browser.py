@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 # As root in a sandbox, with no network: no sandboxing, no GPU, and none of
 # Chromium's own background connections (they would fail and be reported).
@@ -55,11 +55,17 @@ class PageProblems:
     def watch(self, page: Page) -> None:
         page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
         page.on("pageerror", lambda error: self.console_errors.append(str(error)))
-        page.on("requestfailed", lambda request: self.failed_requests.append(f"{request.url} {request.failure}"))
+        page.on("requestfailed", self._request_failed)
         page.on("response", lambda response: response.status >= 400 and self.failed_requests.append(
             f"{response.url} answered {response.status}"
         ))  # fmt: skip
         page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+
+    def _request_failed(self, request: Request) -> None:
+        # ERR_ABORTED is the browser cancelling a request because the page moved
+        # on (a click during the favicon's load), not a request that failed.
+        if request.failure != "net::ERR_ABORTED":
+            self.failed_requests.append(f"{request.url} {request.failure}")
 
     def assert_none(self) -> None:
         assert self.console_errors == [], self.console_errors
