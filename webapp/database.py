@@ -72,6 +72,8 @@ class Database:
         if self._tables_ready:
             return
         with self._tables_lock, self._errors():
+            if self.kind == "sqlite":
+                _make_sqlite_folder(self.url)
             SQLModel.metadata.create_all(self.engine)
             self._tables_ready = True
 
@@ -137,17 +139,20 @@ class Database:
 
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        database_path = url.split(":///", 1)[1] if ":///" in url else ""
-        if database_path and database_path != ":memory:":
-            # The data folder is made on first start; if it cannot be, connecting
-            # fails later and the pages say the database is unavailable.
-            with suppress(OSError):
-                Path(database_path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _make_sqlite_folder(url: str) -> None:
+    # The data folder is made when the database is first used, not when the app
+    # is built; if it cannot be, connecting fails and pages say so.
+    database_path = url.split(":///", 1)[1] if ":///" in url else ""
+    if database_path and database_path != ":memory:":
+        with suppress(OSError):
+            Path(database_path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _configure_sqlite(connection: Any, _record: object) -> None:
