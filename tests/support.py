@@ -17,16 +17,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from webapp.stack import find_program, free_port
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 STARTUP_SECONDS = 15.0
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(check: Callable[[], T | None], *, seconds: float, what: str, interval: float = 0.1) -> T:
@@ -46,7 +42,7 @@ def wait_for(check: Callable[[], T | None], *, seconds: float, what: str, interv
 
 def require_program(name: str) -> str:
     """Return the path of an outside program; skip locally, fail under CI, when it is missing."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    path = find_program(name)
     if path:
         return path
     reason = f"{name} is not installed (on Debian: apt-get install {name})"

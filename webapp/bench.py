@@ -161,7 +161,7 @@ class Servers:
     def __init__(self, run_dir: Path, workers: int) -> None:
         self.run_dir = run_dir
         # The site counts page views in its database: measure with a fresh one, not the learner's.
-        os.environ["DATABASE_URL"] = f"sqlite:///{run_dir / 'bench.db'}"
+        self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{run_dir / 'bench.db'}"}
         self.workers = workers
         self.ports: dict[str, int] = {}
         self._exit = ExitStack()
@@ -193,7 +193,7 @@ class Servers:
             "--host", HOST, "--port", str(port), "--proxy-headers", "--forwarded-allow-ips", HOST,
         ]  # fmt: skip
         with open(self.run_dir / f"{name}.log", "wb") as log:
-            process = spawn(command, stdout=log, stderr=subprocess.STDOUT)
+            process = spawn(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self._exit.callback(stop_process, process)
         wait_until_listening(port, process, f"uvicorn ({name})")
         self.ports[name] = port
@@ -239,6 +239,7 @@ class Servers:
             https_port=free_port(),
             run_dir=self.run_dir / "stack",
             worker_logs=True,
+            worker_env=self.env,
         )
         self._exit.callback(stack.stop)
         stack.start()

@@ -166,6 +166,7 @@ class Worker:
     number: int
     port: int
     log_path: Path | None = None
+    env: dict[str, str] | None = None  # the environment to run in; None: the stack's own
     process: subprocess.Popen[bytes] | None = None
     reported_dead: bool = False
 
@@ -180,7 +181,9 @@ class Worker:
     def start(self) -> None:
         output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         try:
-            self.process = spawn(self.command(), stdout=output, stderr=subprocess.STDOUT if output else None)
+            self.process = spawn(
+                self.command(), env=self.env, stdout=output, stderr=subprocess.STDOUT if output else None
+            )
         finally:
             if output:
                 output.close()
@@ -199,6 +202,7 @@ class Stack:
     run_dir: Path = DEFAULT_RUN_DIR
     restart: bool = True
     worker_logs: bool = False
+    worker_env: dict[str, str] | None = None  # the workers' environment; None: the stack's own
     nginx_workers: int | str = "auto"
     nginx: str | None = None
     _workers: list[Worker] = field(default_factory=list)
@@ -218,7 +222,12 @@ class Stack:
         certificate, key = ensure_certificate(self.run_dir / "tls")
 
         self._workers = [
-            Worker(number, free_port(), self.run_dir / f"worker-{number}.log" if self.worker_logs else None)
+            Worker(
+                number,
+                free_port(),
+                self.run_dir / f"worker-{number}.log" if self.worker_logs else None,
+                env=self.worker_env,
+            )
             for number in range(1, self.workers + 1)
         ]
         for worker in self._workers:
