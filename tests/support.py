@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from webapp.stack import find_program, free_port
+from tools.processes import HOST, Uvicorn, find_program, free_port, run_uvicorn, spawn, stop_process
+from webapp.paths import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LOOPBACK = "127.0.0.1"
 STARTUP_SECONDS = 15.0
+STACK_START_SECONDS = 20.0
 T = TypeVar("T")
 
 
@@ -52,16 +53,13 @@ def require_program(name: str) -> str:
 
 
 class LiveServer:
-    """A real `uvicorn webapp.main:app` process on a loopback port."""
+    """A real `uvicorn webapp.main:app` process on a loopback port, answering /ping."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-        self.process = process
-        self.port = port
-        self.log_path = log_path
-        self.url = f"http://{LOOPBACK}:{port}"
-
-    def output(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+    def __init__(self, uvicorn: Uvicorn) -> None:
+        self.process = uvicorn.process
+        self.port = uvicorn.port
+        self.url = uvicorn.url
+        self.output = uvicorn.output
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10)
@@ -72,32 +70,18 @@ class LiveServer:
 
 
 @contextmanager
-def run_uvicorn(
-    *extra_args: str, app_dir: Path = PROJECT_ROOT, cwd: Path, env: dict[str, str] | None = None
+def run_site(
+    *extra_args: str, cwd: Path, app_dir: Path = PROJECT_ROOT, env: dict[str, str] | None = None
 ) -> Iterator[LiveServer]:
-    """Start uvicorn in `cwd` (not the project), wait until /ping answers, and stop it afterwards."""
-    port = free_port()
-    log_path = cwd / f"uvicorn-{port}.log"
-    command = [
-        sys.executable, "-m", "uvicorn", "webapp.main:app",
-        "--app-dir", str(app_dir), "--host", LOOPBACK, "--port", str(port), *extra_args,
-    ]  # fmt: skip
-    process_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    process_env.pop("PYTHONPATH", None)
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=process_env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = LiveServer(process, port, log_path)
-    try:
+    """Start the site with uvicorn in `cwd` (not the project), wait until /ping answers, stop it afterwards."""
+    with run_uvicorn(*extra_args, cwd=cwd, app_dir=app_dir, env=env) as uvicorn:
+        server = LiveServer(uvicorn)
         wait_for(
             lambda: _answers(server),
             seconds=STARTUP_SECONDS,
-            what=f"uvicorn on port {port} to answer; its output:\n{server.output()}",
+            what=f"uvicorn on port {server.port} to answer; its output:\n{server.output()}",
         )
         yield server
-    finally:
-        stop_process_group(process)
 
 
 def _answers(server: LiveServer) -> bool:
@@ -106,16 +90,55 @@ def _answers(server: LiveServer) -> bool:
     return httpx.get(f"{server.url}/ping", timeout=1).status_code == 200
 
 
-def stop_process_group(process: subprocess.Popen[bytes], *, seconds: float = 10) -> None:
-    """Stop a process started with start_new_session=True and everything it started."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[bytes]
+    run_dir: Path
+    log_path: Path
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.run_dir / "stack.json").read_text())
+
+    @property
+    def url(self) -> str:
+        return self.state["http_url"]
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self) -> set[int]:
+        return {worker["pid"] for worker in self.state["workers"]}
+
+    def worker_urls(self) -> list[str]:
+        return [f"http://{HOST}:{worker['port']}" for worker in self.state["workers"]]
+
+
+@contextmanager
+def run_stack(tmp_path: Path, *extra_args: str, database_url: str | None = None) -> Iterator[RunningStack]:
+    require_program("nginx")
+    require_program("openssl")
+    run_dir = tmp_path / "run"
+    log_path = tmp_path / "stack.log"
+    command = [
+        sys.executable, "-m", "tools.stack", "--run-dir", str(run_dir), "--worker-logs",
+        "--http-port", str(free_port()), "--https-port", str(free_port()), *extra_args,
+    ]  # fmt: skip
+    env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'site.db'}"}
+    with open(log_path, "wb") as log:
+        process = spawn(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    stack = RunningStack(process, run_dir, log_path)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the stack exited with {process.returncode}:\n{stack.output()}")
+        return (run_dir / "stack.json").exists() and httpx.get(f"{stack.url}/ping", timeout=1).status_code == 200
+
     try:
-        process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=seconds)
+        wait_for(ready, seconds=STACK_START_SECONDS, what=f"the stack to answer; its output:\n{stack.output()}")
+        yield stack
+    finally:
+        stop_process(process, seconds=10)
 
 
 def copy_project(destination: Path) -> Path:
@@ -127,8 +150,8 @@ def copy_project(destination: Path) -> Path:
 
 def raw_get(port: int, target: str, *, timeout: float = 5) -> tuple[int, bytes]:
     """Send `GET target` exactly as written (no client-side normalising) and return (status, body)."""
-    request = f"GET {target} HTTP/1.1\r\nHost: {LOOPBACK}\r\nConnection: close\r\n\r\n".encode("latin-1")
-    with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
+    request = f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode("latin-1")
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
         sock.sendall(request)
         chunks = []
         while chunk := sock.recv(65536):

@@ -1,6 +1,6 @@
 """Render screenshots of the main pages, in Korean and English, on a desktop and a phone.
 
-    .venv/bin/python -m tools.screenshots [--output docs/screenshots]
+    .venv/bin/python -m tools.screenshots [--output generated/screenshots]
 
 Starts the site on a free loopback port with a fresh database holding two
 guestbook entries, opens each page in Debian's Chromium, and writes PNGs.
@@ -15,13 +15,14 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, ViewportSize, expect
 
-from tests.browser import CHROMIUM_MISSING, launch_chromium
-from tests.support import PROJECT_ROOT, run_uvicorn
+from tools.browser import CHROMIUM_MISSING, launch_chromium
+from tools.processes import run_uvicorn
+from webapp.paths import GENERATED_DIR, PROJECT_ROOT
 
-DEFAULT_OUTPUT = PROJECT_ROOT / "docs" / "screenshots"
-DEVICES = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 375, "height": 740}}
+DEFAULT_OUTPUT = GENERATED_DIR / "screenshots"
+DEVICES: dict[str, ViewportSize] = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 375, "height": 740}}
 PAGES = {
     "home": {"ko": "/static/index.html", "en": "/static/en/index.html"},
     "dynamic": {"ko": "/dynamic?lang=ko&name=태현", "en": "/dynamic?lang=en&name=Alex"},

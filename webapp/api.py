@@ -2,61 +2,110 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 
-from webapp.database import UNAVAILABLE, UNAVAILABLE_RESPONSE, DatabaseUnavailable
-from webapp.process import ProcessInfo, now
-from webapp.requestlog import RequestLog
+from webapp.deps import DatabaseDep, ProcessDep, RequestLogDep
+from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE
+from webapp.process import now
+from webapp.requestlog import LoggedRequest
 
 router = APIRouter(prefix="/api", tags=["api"])
 
 
+class Now(BaseModel):
+    time: str  # ISO 8601 with milliseconds and the server's UTC offset
+    counter: int
+    pid: int
+
+
+class Client(BaseModel):
+    host: str
+    port: int
+
+
+class Inspection(BaseModel):
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    client: Client | None
+    scheme: str
+    http_version: str | None
+
+
+class LoggedRequestOut(BaseModel):
+    time: str
+    method: str
+    path: str
+    query: str
+    status: int
+    bytes: int
+    duration_ms: float
+    kind: str  # "static" or "dynamic"
+    client: str
+
+    @classmethod
+    def of(cls, entry: LoggedRequest) -> LoggedRequestOut:
+        return cls(
+            time=entry.time,
+            method=entry.method,
+            path=entry.path,
+            query=entry.query,
+            status=entry.status,
+            bytes=entry.bytes,
+            duration_ms=entry.duration_ms,
+            kind=entry.kind,
+            client=entry.client_address,
+        )
+
+
+class RecentRequests(BaseModel):
+    pid: int
+    capacity: int
+    requests: list[LoggedRequestOut]
+
+
+class Views(BaseModel):
+    views: dict[str, int]
+
+
 @router.get("/now")
-def current_time(request: Request) -> dict[str, Any]:
+async def current_time(process: ProcessDep) -> Now:
     """The server's time, this process's response counter and its pid: different on every call."""
-    process: ProcessInfo = request.app.state.process
-    return {
-        "time": now().isoformat(timespec="milliseconds"),
-        "counter": process.next_number(),
-        "pid": process.pid,
-    }
+    return Now(time=now().isoformat(timespec="milliseconds"), counter=process.next_number(), pid=process.pid)
 
 
 @router.get("/inspect")
-def inspect_request(request: Request) -> dict[str, Any]:
+async def inspect_request(request: Request) -> Inspection:
     """The request as the application sees it, like httpbin's /anything."""
     client = request.client
-    return {
-        "method": request.method,
-        "path": request.url.path,
-        "query": {key: request.query_params.getlist(key) for key in request.query_params},
-        "headers": dict(request.headers),
-        "client": {"host": client.host, "port": client.port} if client else None,
-        "scheme": request.url.scheme,
-        "http_version": request.scope.get("http_version"),
-    }
+    return Inspection(
+        method=request.method,
+        path=request.url.path,
+        query={key: request.query_params.getlist(key) for key in request.query_params},
+        headers=dict(request.headers),
+        client=Client(host=client.host, port=client.port) if client else None,
+        scheme=request.url.scheme,
+        http_version=request.scope.get("http_version"),
+    )
 
 
 @router.get("/requests")
-def recent_requests(
-    request: Request,
-    limit: int = Query(100, ge=1, le=1000, description="How many entries to return, newest first."),
-) -> dict[str, Any]:
+async def recent_requests(
+    log: RequestLogDep,
+    process: ProcessDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many entries to return, newest first.")] = 100,
+) -> RecentRequests:
     """The most recent requests this process answered, newest first."""
-    log: RequestLog = request.app.state.request_log
-    return {
-        "pid": request.app.state.process.pid,
-        "capacity": log.size,
-        "requests": [entry.as_dict() for entry in log.recent(limit)],
-    }
+    return RecentRequests(
+        pid=process.pid, capacity=log.size, requests=[LoggedRequestOut.of(entry) for entry in log.recent(limit)]
+    )
 
 
-@router.get("/views", responses=UNAVAILABLE_RESPONSE)
-def page_views(request: Request) -> dict[str, dict[str, int]]:
+@router.get("/views", responses=DATABASE_UNAVAILABLE_RESPONSE)
+def page_views(database: DatabaseDep) -> Views:
     """How often each dynamic page was viewed, as stored in the database (all processes, all restarts)."""
-    try:
-        return {"views": request.app.state.database.view_totals()}
-    except DatabaseUnavailable:
-        raise HTTPException(status_code=503, detail=UNAVAILABLE) from None
+    return Views(views=database.view_totals())

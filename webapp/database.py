@@ -19,7 +19,7 @@ from sqlalchemy import Engine, event, func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,6 @@ NAME_MAX_LENGTH = 40
 MESSAGE_MAX_LENGTH = 500
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_SECONDS = 3
-UNAVAILABLE = "The database is unavailable right now, so nothing was read or stored. Try again shortly."
-UNAVAILABLE_RESPONSE: dict[int | str, dict[str, Any]] = {503: {"description": "The database is unavailable"}}
 
 
 def utc_now() -> datetime:
@@ -92,10 +90,10 @@ class Database:
             insert(PageView)
             .values(path=path, count=1)
             .on_conflict_do_update(index_elements=["path"], set_={"count": PageView.count + 1})
-            .returning(PageView.count)
+            .returning(col(PageView.count))
         )
         with self._write_lock, self._session() as session:
-            total = session.execute(statement).scalar_one()
+            total: int = session.execute(statement).scalar_one()
             session.commit()
             return total
 
@@ -113,7 +111,7 @@ class Database:
 
     def recent_entries(self, limit: int) -> list[Entry]:
         with self._session() as session:
-            newest_first = select(Entry).order_by(Entry.id.desc()).limit(limit)
+            newest_first = select(Entry).order_by(col(Entry.id).desc()).limit(limit)
             return list(session.exec(newest_first))
 
     def entry_count(self) -> int:

@@ -10,21 +10,13 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, field_validator
-from starlette.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from webapp.database import (
-    MESSAGE_MAX_LENGTH,
-    NAME_MAX_LENGTH,
-    UNAVAILABLE,
-    UNAVAILABLE_RESPONSE,
-    Database,
-    DatabaseUnavailable,
-    Entry,
-)
-from webapp.pages import PageViews
+from webapp.database import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, Database, DatabaseUnavailable, Entry
+from webapp.deps import CountedView, DatabaseDep, PageViews, count_page_view
+from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE
 from webapp.templating import render
 
 DEFAULT_LIMIT = 50
@@ -93,51 +85,65 @@ class EntryList(BaseModel):
     entries: list[EntryOut]
 
 
-def _database(request: Request) -> Database:
-    return request.app.state.database
-
-
 api_router = APIRouter(prefix="/api/guestbook", tags=["guestbook"])
 
 
-@api_router.post("", status_code=status.HTTP_201_CREATED, responses={**UNAVAILABLE_RESPONSE, 413: {}})
-def create_entry(request: Request, entry: EntryIn) -> EntryOut:
+@api_router.post("", status_code=status.HTTP_201_CREATED, responses={**DATABASE_UNAVAILABLE_RESPONSE, 413: {}})
+def create_entry(entry: EntryIn, database: DatabaseDep) -> EntryOut:
     """Store a guestbook entry and return it with its id and time."""
-    try:
-        return EntryOut.of(_database(request).add_entry(entry.name, entry.message))
-    except DatabaseUnavailable:
-        raise HTTPException(status_code=503, detail=UNAVAILABLE) from None
+    return EntryOut.of(database.add_entry(entry.name, entry.message))
 
 
-@api_router.get("", responses=UNAVAILABLE_RESPONSE)
+@api_router.get("", responses=DATABASE_UNAVAILABLE_RESPONSE)
 def list_entries(
-    request: Request,
+    database: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many entries, newest first.")] = DEFAULT_LIMIT,
 ) -> EntryList:
     """The newest guestbook entries first."""
-    try:
-        return EntryList(entries=[EntryOut.of(entry) for entry in _database(request).recent_entries(limit)])
-    except DatabaseUnavailable:
-        raise HTTPException(status_code=503, detail=UNAVAILABLE) from None
+    return EntryList(entries=[EntryOut.of(entry) for entry in database.recent_entries(limit)])
 
 
 page_router = APIRouter(include_in_schema=False)
 
 
+async def read_entry_form(request: Request) -> dict[str, str]:
+    """The form's two fields exactly as typed. Async: the body is read on the event loop."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_CONTENT_TYPE:
+        raise HTTPException(status_code=415, detail=f"Send the form as {FORM_CONTENT_TYPE}.")
+    try:
+        fields = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPException(status_code=400, detail="The form could not be read: it is not valid UTF-8.") from None
+    return {key: fields.get(key, [""])[0] for key in ("name", "message")}
+
+
+EntryForm = Annotated[dict[str, str], Depends(read_entry_form)]
+
+
+def invalid_fields(error: ValidationError) -> list[InvalidText]:
+    """Given EntryIn's validation error, return what is wrong with each field, in field order."""
+    problems = [detail.get("ctx", {}).get("error") for detail in error.errors()]
+    invalid = [problem for problem in problems if isinstance(problem, InvalidText)]
+    if len(invalid) != len(problems):
+        raise error  # not a rule of EntryIn's own: a bug, not the visitor's mistake
+    return invalid
+
+
 def render_page(
     request: Request,
+    database: Database,
+    views: PageViews,
     *,
     status_code: int = 200,
     form: dict[str, str] | None = None,
     errors: list[InvalidText] | None = None,
     unavailable: bool = False,
 ) -> Response:
-    database = _database(request)
     try:
         entries: list[Entry] | None = database.recent_entries(DEFAULT_LIMIT)
-        views = PageViews(database.count_view("/guestbook"))
     except DatabaseUnavailable:
-        entries, views, unavailable = None, PageViews(None), True
+        entries = None
     return render(
         request,
         "guestbook.html",
@@ -146,7 +152,7 @@ def render_page(
             "views": views,
             "form": form or {"name": "", "message": ""},
             "errors": errors or [],
-            "unavailable": unavailable,
+            "unavailable": unavailable or entries is None,
             "name_max": NAME_MAX_LENGTH,
             "message_max": MESSAGE_MAX_LENGTH,
         },
@@ -156,31 +162,20 @@ def render_page(
 
 
 @page_router.get("/guestbook")
-def guestbook_page(request: Request) -> Response:
-    return render_page(request)
+def guestbook_page(request: Request, views: CountedView, database: DatabaseDep) -> Response:
+    return render_page(request, database, views)
 
 
 @page_router.post("/guestbook")
-async def post_guestbook_form(request: Request) -> Response:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_CONTENT_TYPE:
-        raise HTTPException(status_code=415, detail=f"Send the form as {FORM_CONTENT_TYPE}.")
+def post_guestbook_form(request: Request, form: EntryForm, database: DatabaseDep) -> Response:
+    """Post/Redirect/Get: a stored entry redirects to the page; a refused one shows the form again."""
     try:
-        fields = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True, max_num_fields=10)
-    except (UnicodeDecodeError, ValueError):
-        raise HTTPException(status_code=400, detail="The form could not be read: it is not valid UTF-8.") from None
-    form = {key: fields.get(key, [""])[0] for key in ("name", "message")}
-    errors = []
-    cleaned = {}
-    for key, max_length in (("name", NAME_MAX_LENGTH), ("message", MESSAGE_MAX_LENGTH)):
-        try:
-            cleaned[key] = clean_text(form[key], field=key, max_length=max_length, allow_newlines=key == "message")
-        except InvalidText as error:
-            errors.append(error)
-    if errors:
-        return await run_in_threadpool(render_page, request, status_code=422, form=form, errors=errors)
+        entry = EntryIn.model_validate(form)
+    except ValidationError as error:
+        views = count_page_view(request, database)  # the form shown again is a view of the page
+        return render_page(request, database, views, status_code=422, form=form, errors=invalid_fields(error))
     try:
-        await run_in_threadpool(_database(request).add_entry, cleaned["name"], cleaned["message"])
+        database.add_entry(entry.name, entry.message)
     except DatabaseUnavailable:
-        return await run_in_threadpool(render_page, request, status_code=503, form=form, unavailable=True)
+        return render_page(request, database, PageViews(None), status_code=503, form=form, unavailable=True)
     return RedirectResponse(request.url_for("guestbook_page"), status_code=status.HTTP_303_SEE_OTHER)

@@ -86,12 +86,14 @@ def choose_language(request: Request) -> LanguageChoice:
 
 @pass_context
 def _gettext(context: Any, message: str) -> str:
-    return context["translations"].gettext(message)
+    translations: gettext.GNUTranslations = context["translations"]
+    return translations.gettext(message)
 
 
 @pass_context
 def _ngettext(context: Any, singular: str, plural: str, count: int) -> str:
-    return context["translations"].ngettext(singular, plural, count)
+    translations: gettext.GNUTranslations = context["translations"]
+    return translations.ngettext(singular, plural, count)
 
 
 @pass_context

@@ -12,15 +12,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
 
 from webapp import api, docs, guestbook, i18n, pages
 from webapp.database import Database
-from webapp.headers import SiteHeadersMiddleware
-from webapp.limits import RequestLimitsMiddleware
+from webapp.errors import EXCEPTION_HANDLERS
+from webapp.middleware import site_middleware
 from webapp.process import ProcessInfo
-from webapp.requestlog import RequestLog, RequestLogMiddleware
+from webapp.requestlog import RequestLog
 from webapp.settings import Settings
+from webapp.site import Site, site_of
 from webapp.static import CachedStaticFiles
 from webapp.templating import create_templates
 
@@ -28,29 +28,18 @@ lesson = APIRouter()
 
 
 @lesson.get("/ping")
-def test() -> dict[str, str]:
+def test():
     return {"message": "pong"}
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    database: Database = app.state.database
+    database = site_of(app).database
     # A database that is down at start-up does not stop the site: the static
     # side never needs it, and dynamic pages say it is unavailable.
     await run_in_threadpool(database.try_create_tables)
     yield
     database.dispose()
-
-
-def site_middleware(settings: Settings, log: RequestLog) -> list[Middleware]:
-    """The site's middleware, outermost first: the log sees every answer, a 413 included."""
-    return [
-        Middleware(RequestLogMiddleware, log=log),
-        Middleware(SiteHeadersMiddleware),
-        Middleware(
-            RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
-        ),
-    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,13 +51,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         middleware=site_middleware(settings, request_log),
+        exception_handlers=EXCEPTION_HANDLERS,
     )
-    app.state.settings = settings
-    app.state.process = ProcessInfo()
-    app.state.request_log = request_log
-    app.state.templates = create_templates(settings.templates_dir)
-    app.state.translations = i18n.load_translations(settings.translations_dir)
-    app.state.database = Database(settings.database_url)
+    app.state.site = Site(
+        settings=settings,
+        process=ProcessInfo(),
+        request_log=request_log,
+        database=Database(settings.database_url),
+        templates=create_templates(settings.templates_dir),
+        translations=i18n.load_translations(settings.translations_dir),
+    )
     app.include_router(lesson)
     app.include_router(pages.router)
     app.include_router(api.router)

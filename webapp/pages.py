@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from webapp.database import DatabaseUnavailable
-from webapp.process import ProcessInfo, now
+from webapp.deps import CountedView, ProcessDep, RequestLogDep, SettingsDep
+from webapp.process import now
 from webapp.sources import SourceNotFound, read_source
 from webapp.templating import render
 
@@ -23,41 +24,20 @@ DYNAMIC_TEMPLATE = "dynamic.html"
 HEX_DUMP_BYTES = 1024
 
 
-@dataclass(frozen=True)
-class PageViews:
-    total: int | None  # views of this page stored in the database, this one included; None: no database
-
-    @property
-    def unavailable(self) -> bool:
-        return self.total is None
-
-
-def count_page_view(request: Request) -> PageViews:
-    """Count this view of the page in the database. A plain def: FastAPI runs it in a thread."""
-    try:
-        return PageViews(request.app.state.database.count_view(request.scope["route"].path))
-    except DatabaseUnavailable:
-        return PageViews(None)
-
-
-CountedView = Annotated[PageViews, Depends(count_page_view)]
-
-
 @router.get("/")
-def home(request: Request) -> RedirectResponse:
+async def home(request: Request) -> RedirectResponse:
     return RedirectResponse(request.url_for("static", path="index.html"), status_code=307)
 
 
 @router.get("/favicon.ico")
-def favicon(request: Request) -> RedirectResponse:
+async def favicon(request: Request) -> RedirectResponse:
     # Browsers ask for /favicon.ico on their own (for /ping, say); the icon is a static file.
     return RedirectResponse(request.url_for("static", path="favicon.ico"), status_code=301)
 
 
 @router.get("/dynamic", response_class=HTMLResponse)
-def dynamic_page(request: Request, views: CountedView, name: str = "") -> Response:
+def dynamic_page(request: Request, views: CountedView, process: ProcessDep, name: str = "") -> Response:
     started = time.perf_counter()
-    process: ProcessInfo = request.app.state.process
     client = request.client
     moment = now()
     values: dict[str, Any] = {
@@ -76,7 +56,7 @@ def dynamic_page(request: Request, views: CountedView, name: str = "") -> Respon
     render_ms = (time.perf_counter() - started) * 1000
     response.headers["Cache-Control"] = "no-store"
     response.headers["Server-Timing"] = f'render;dur={render_ms:.2f};desc="Jinja render"'
-    process.last_render[DYNAMIC_TEMPLATE] = values
+    process.record_render(DYNAMIC_TEMPLATE, values)
     return response
 
 
@@ -86,18 +66,17 @@ def compare_page(request: Request, views: CountedView) -> Response:
 
 
 @router.get("/log", response_class=HTMLResponse)
-def log_page(request: Request, views: CountedView) -> Response:
-    entries = request.app.state.request_log.recent()
+def log_page(request: Request, views: CountedView, log: RequestLogDep, process: ProcessDep) -> Response:
     return render(
         request,
         "log.html",
-        {"entries": entries, "pid": request.app.state.process.pid, "views": views, "unavailable": views.unavailable},
+        {"entries": log.recent(), "pid": process.pid, "views": views, "unavailable": views.unavailable},
     )
 
 
 @router.get("/bench", response_class=HTMLResponse)
-def bench_page(request: Request, views: CountedView) -> Response:
-    results_path = request.app.state.settings.bench_dir / "results.json"
+def bench_page(request: Request, views: CountedView, settings: SettingsDep) -> Response:
+    results_path = settings.bench_dir / "results.json"
     try:
         results = json.loads(results_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -106,16 +85,16 @@ def bench_page(request: Request, views: CountedView) -> Response:
 
 
 @router.get("/bench/chart.svg")
-def bench_chart(request: Request) -> FileResponse:
-    chart = request.app.state.settings.bench_dir / "chart.svg"
+def bench_chart(settings: SettingsDep) -> FileResponse:
+    chart = settings.bench_dir / "chart.svg"
     if not chart.is_file():
-        raise HTTPException(status_code=404, detail="No benchmark chart yet: run python -m webapp.bench")
+        raise HTTPException(status_code=404, detail="No benchmark chart yet: run python -m tools.bench")
     return FileResponse(chart, media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
-async def _source_page(request: Request, folder: str, path: str) -> Response:
-    settings = request.app.state.settings
-    root = settings.static_dir if folder == "static" else settings.templates_dir
+async def _source_page(
+    request: Request, folder: str, root: Path, path: str, last_render: Mapping[str, object] | None
+) -> Response:
     try:
         content = await read_source(root, path)
     except SourceNotFound:
@@ -134,19 +113,19 @@ async def _source_page(request: Request, folder: str, path: str) -> Response:
             "sha256": hashlib.sha256(content).hexdigest(),
             "text": text,
             "hex_lines": None if text is not None else _hex_dump(content),
-            "last_render": request.app.state.process.last_render.get(path) if folder == "templates" else None,
+            "last_render": last_render,
         },
     )
 
 
 @router.get("/source/static/{path:path}", response_class=HTMLResponse)
-async def static_source(request: Request, path: str) -> Response:
-    return await _source_page(request, "static", path)
+async def static_source(request: Request, path: str, settings: SettingsDep) -> Response:
+    return await _source_page(request, "static", settings.static_dir, path, last_render=None)
 
 
 @router.get("/source/templates/{path:path}", response_class=HTMLResponse)
-async def template_source(request: Request, path: str) -> Response:
-    return await _source_page(request, "templates", path)
+async def template_source(request: Request, path: str, settings: SettingsDep, process: ProcessDep) -> Response:
+    return await _source_page(request, "templates", settings.templates_dir, path, process.last_render(path))
 
 
 def _hex_dump(content: bytes) -> list[str]:

@@ -11,5 +11,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = PROJECT_ROOT / "static"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
-BENCH_DIR = PROJECT_ROOT / "bench"
+# What the tools make (benchmark results, screenshots); /bench shows the benchmark's.
+GENERATED_DIR = PROJECT_ROOT / "generated"
+BENCH_DIR = GENERATED_DIR / "bench"
 DATA_DIR = PROJECT_ROOT / "data"

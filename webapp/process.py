@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 
 def now() -> datetime:
@@ -18,9 +18,16 @@ def now() -> datetime:
 class ProcessInfo:
     pid: int = field(default_factory=os.getpid)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
-    # What each template was last rendered with, for the source view.
-    last_render: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _last_renders: dict[str, Mapping[str, object]] = field(default_factory=dict, repr=False)
 
     def next_number(self) -> int:
         """Count one more dynamic response made by this process and return its number."""
         return next(self._numbers)
+
+    def record_render(self, template: str, values: Mapping[str, object]) -> None:
+        """Remember the values `template` was last rendered with, for the source view."""
+        self._last_renders[template] = values
+
+    def last_render(self, template: str) -> Mapping[str, object] | None:
+        """The values `template` was last rendered with in this process, or None if it was not yet."""
+        return self._last_renders.get(template)

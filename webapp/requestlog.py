@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,19 +51,6 @@ class LoggedRequest(NamedTuple):
     @property
     def client_address(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "time": self.time,
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "status": self.status,
-            "bytes": self.bytes,
-            "duration_ms": self.duration_ms,
-            "kind": self.kind,
-            "client": self.client_address,
-        }
 
 
 class RequestLog:

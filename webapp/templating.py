@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from webapp import i18n
+from webapp.site import site_of
 
 
 def _language_context(request: Request) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def _language_context(request: Request) -> dict[str, Any]:
     return {
         "lang": choice.code,
         "lang_how": choice.how,
-        "translations": request.app.state.translations[choice.code],
+        "translations": site_of(request.app).translations[choice.code],
     }
 
 
@@ -42,7 +43,7 @@ def render(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Render a page in the visitor's language; remember a language picked with ?lang=."""
-    response = request.app.state.templates.TemplateResponse(
+    response = site_of(request.app).templates.TemplateResponse(
         request, name, dict(context or {}), status_code=status_code, headers=headers
     )
     # The same URL answers in Korean or English depending on this header.

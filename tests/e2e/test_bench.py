@@ -1,0 +1,46 @@
+"""One real run of the benchmark, as `python -m tools.bench --quick`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from tests.support import require_program
+from tools.bench import CASES, CLOSE_PAIRS, PAIR_REPEATS, TARGETS
+from webapp.paths import PROJECT_ROOT
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_quick_benchmark_run_measures_every_case(tmp_path: Path) -> None:
+    require_program("nginx")
+    require_program("wrk")
+    output = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.bench", "--quick", "--output", str(output)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((output / "results.json").read_text())
+    assert [row["name"] for row in results["rows"]] == [case.name for case in CASES]
+    for row in results["rows"]:
+        assert row["requests_per_second"] > 0, row
+        assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"], row
+        assert row["errors"] == 0, row
+        assert row["ratio"] > 0, row
+    assert [t["claim"] for t in results["targets"]] == [t.claim for t in TARGETS]
+    assert all(t["ratio"] > 0 for t in results["targets"])
+    assert 0 <= results["middleware_overhead_us"] < 1000
+    repeated = {row["name"]: len(row["runs"]) for row in results["rows"] if len(row["runs"]) > 1}
+    paired = [name for pair in CLOSE_PAIRS for name in pair]
+    assert repeated == dict.fromkeys(paired, PAIR_REPEATS)
+    assert len(results["wrk_commands"]) == len(CASES) + (PAIR_REPEATS - 1) * len(paired)
+    assert "static through nginx vs through uvicorn" in result.stdout
+    svg = ElementTree.parse(output / "chart.svg").getroot()
+    assert len([r for r in svg.iter(f"{SVG}rect") if r.get("height") == "22"]) == len(CASES)

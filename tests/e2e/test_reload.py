@@ -1,0 +1,58 @@
+"""The lesson's last step: edit a file, reload the browser, see the change.
+
+Runs `uvicorn --reload` the way the README says, on a copy of the project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.support import copy_project, run_site, wait_for
+
+RELOAD_SECONDS = 15
+
+
+def test_editing_ping_shows_on_the_next_request(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server:
+        assert httpx.get(f"{server.url}/ping").json() == {"message": "pong"}
+
+        main = project / "webapp" / "main.py"
+        edited = main.read_text().replace('return {"message": "pong"}', 'return {"message": "Hello"}')
+        assert edited != main.read_text(), "the lesson's return value is not where the README says"
+        main.write_text(edited)
+
+        wait_for(
+            lambda: httpx.get(f"{server.url}/ping", timeout=2).json() == {"message": "Hello"},
+            seconds=RELOAD_SECONDS,
+            what=f"/ping to answer Hello after the edit; server output:\n{server.output()}",
+        )
+        assert "Reloading" in server.output() or "WatchFiles detected changes" in server.output()
+
+
+def test_editing_a_template_or_a_static_file_shows_without_restart(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    with (
+        run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server,
+        server.client() as client,
+    ):
+        pid_before = client.get("/api/now").json()["pid"]
+        assert "수업 중에 고친 줄" not in client.get("/dynamic").text
+
+        template = project / "templates" / "dynamic.html"
+        template.write_text(
+            template.read_text().replace("{% block content %}", "{% block content %}<p>수업 중에 고친 줄</p>")
+        )
+        stylesheet = project / "static" / "style.css"
+        stylesheet.write_text(stylesheet.read_text() + "\n/* edited in class */\n")
+
+        wait_for(
+            lambda: "수업 중에 고친 줄" in client.get("/dynamic").text,
+            seconds=RELOAD_SECONDS,
+            what="the template edit to show",
+        )
+        assert client.get("/static/style.css").text.endswith("/* edited in class */\n")
+        # Neither edit needed a restart: the same process answered.
+        assert client.get("/api/now").json()["pid"] == pid_before

@@ -1,0 +1,67 @@
+"""Typed dependencies: a replaced dependency is what every handler gets, and a database that is down
+gives the JSON API one 503 sentence while pages still render with a notice."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.unit.conftest import MakeClient
+from webapp.database import DatabaseUnavailable, Entry
+from webapp.deps import get_database, get_process
+from webapp.errors import DATABASE_UNAVAILABLE
+from webapp.process import ProcessInfo
+
+
+class DownDatabase:
+    """A database that answers nothing: every operation fails the way an unreachable one does."""
+
+    def count_view(self, path: str) -> int:
+        raise DatabaseUnavailable("down for this test")
+
+    def view_totals(self) -> dict[str, int]:
+        raise DatabaseUnavailable("down for this test")
+
+    def add_entry(self, name: str, message: str) -> Entry:
+        raise DatabaseUnavailable("down for this test")
+
+    def recent_entries(self, limit: int) -> list[Entry]:
+        raise DatabaseUnavailable("down for this test")
+
+
+@pytest.fixture
+def database_down(make_client: MakeClient) -> TestClient:
+    return make_client(dependencies={get_database: DownDatabase})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/views", None),
+        ("GET", "/api/guestbook", None),
+        ("POST", "/api/guestbook", {"name": "a", "message": "b"}),
+    ],
+)
+def test_the_json_api_answers_503_with_one_sentence(
+    database_down: TestClient, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    response = database_down.request(method, path, json=body)
+    assert response.status_code == 503
+    assert response.json() == {"detail": DATABASE_UNAVAILABLE}
+
+
+@pytest.mark.parametrize("path", ["/dynamic", "/compare", "/log", "/bench", "/guestbook"])
+def test_pages_render_with_a_notice_and_no_view_count(database_down: TestClient, path: str) -> None:
+    response = database_down.get(path)
+    assert response.status_code == 200
+    assert "데이터베이스에 연결할 수 없습니다" in response.text
+    assert 'id="page-views"' not in response.text
+
+
+def test_every_handler_gets_the_replaced_process(make_client: MakeClient) -> None:
+    shared = ProcessInfo(pid=4242)
+    client = make_client(dependencies={get_process: lambda: shared})
+    assert client.get("/api/now").json()["pid"] == 4242
+    assert 'id="pid">4242<' in client.get("/dynamic").text
+    assert client.get("/api/requests").json()["pid"] == 4242
+    assert shared.last_render("dynamic.html") is not None

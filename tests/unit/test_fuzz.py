@@ -1,0 +1,54 @@
+"""Generated input: schemathesis against the app's own OpenAPI schema, hypothesis against validation."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import replace
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from webapp.guestbook import InvalidText, clean_text
+from webapp.main import create_app
+from webapp.settings import Settings
+
+EXAMPLES_PER_OPERATION = 60
+# schemathesis's own pytest plugin does not work with pytest 9 yet, so each
+# operation is a parametrized test that runs hypothesis over its strategy.
+OPERATIONS = [
+    result.ok().label
+    for result in schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(Settings(database_url="sqlite://"))
+    ).get_all_operations()
+]
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_no_operation_answers_500_or_breaks_its_schema(site_settings: Settings, label: str) -> None:
+    api = schemathesis.openapi.from_asgi("/openapi.json", create_app(replace(site_settings)))
+    operation = api.find_operation_by_label(label)
+    assert operation is not None
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))
+    def check(case: schemathesis.Case) -> None:
+        case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
+
+    check()
+
+
+@given(st.text(max_size=600))
+def test_clean_text_accepts_exactly_what_the_rules_allow(raw: str) -> None:
+    expected = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+    acceptable = 0 < len(expected) <= 500 and not any(unicodedata.category(c) == "Cc" and c != "\n" for c in expected)
+    try:
+        cleaned = clean_text(raw, field="message", max_length=500, allow_newlines=True)
+    except InvalidText:
+        assert not acceptable
+    else:
+        assert acceptable
+        assert cleaned == expected

@@ -1,0 +1,272 @@
+"""The guestbook and page views: dynamic content from the database, and bad input."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from tests.conftest import postgres_url_or_skip
+from tests.unit.conftest import MakeClient
+from webapp.settings import Settings
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def db_client(make_client: MakeClient, database_url: str) -> TestClient:
+    """A client whose app uses SQLite or PostgreSQL (both, in turn)."""
+    return make_client(database_url=database_url)
+
+
+def _entries(client: TestClient, limit: int | None = None) -> list[dict]:
+    response = client.get("/api/guestbook", params={"limit": limit} if limit else None)
+    assert response.status_code == 200, response.text
+    return response.json()["entries"]
+
+
+def test_post_and_list_entries_newest_first(db_client: TestClient) -> None:
+    for number in range(3):
+        response = db_client.post("/api/guestbook", json={"name": f"학생 {number}", "message": f"안녕 {number}"})
+        assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["name"] == "학생 2"
+    assert isinstance(created["id"], int)
+    assert [entry["name"] for entry in _entries(db_client)] == ["학생 2", "학생 1", "학생 0"]
+
+
+def test_fields_are_trimmed_and_messages_keep_line_breaks(db_client: TestClient) -> None:
+    response = db_client.post("/api/guestbook", json={"name": "  민지 ", "message": " 첫 줄\r\n둘째 줄  "})
+    assert response.status_code == 201, response.text
+    assert (response.json()["name"], response.json()["message"]) == ("민지", "첫 줄\n둘째 줄")
+
+
+def test_limit_defaults_to_50_and_allows_up_to_1000(db_client: TestClient) -> None:
+    for number in range(55):
+        db_client.post("/api/guestbook", json={"name": "n", "message": str(number)})
+    assert len(_entries(db_client)) == 50
+    assert len(_entries(db_client, 1000)) == 55
+    assert [entry["message"] for entry in _entries(db_client, 2)] == ["54", "53"]
+    for bad in (0, 1001, -5):
+        assert db_client.get("/api/guestbook", params={"limit": bad}).status_code == 422
+
+
+BAD_ENTRIES = [
+    ({"name": "", "message": "hi"}, "name must not be empty"),
+    ({"name": "   ", "message": "hi"}, "name must not be empty"),
+    ({"name": "a" * 41, "message": "hi"}, "name must be at most 40 characters (it has 41)"),
+    ({"name": "a", "message": "b" * 501}, "message must be at most 500 characters (it has 501)"),
+    ({"name": "a\nb", "message": "hi"}, "name must not contain control characters"),
+    ({"name": "a", "message": "bell\x07"}, "message must not contain control characters"),
+    ({"name": "a", "message": "nul\x00"}, "message must not contain control characters"),
+]
+
+
+@pytest.mark.parametrize(("entry", "problem"), BAD_ENTRIES)
+def test_bad_entries_get_422_with_a_clear_detail_and_nothing_is_stored(
+    db_client: TestClient, entry: dict, problem: str
+) -> None:
+    response = db_client.post("/api/guestbook", json=entry)
+    assert response.status_code == 422
+    assert problem in response.json()["detail"][0]["msg"]
+    assert _entries(db_client) == []
+
+
+def test_forty_characters_after_trimming_are_accepted(db_client: TestClient) -> None:
+    response = db_client.post("/api/guestbook", json={"name": "  " + "가" * 40 + "  ", "message": "m" * 500})
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "a"}',
+        b'{"name": "a", "message": "b", "admin": true}',
+        b'{"name": 5, "message": "b"}',
+        b"not json",
+        b"[]",
+    ],
+)
+def test_malformed_json_gets_422(db_client: TestClient, body: bytes) -> None:
+    response = db_client.post("/api/guestbook", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert _entries(db_client) == []
+
+
+def test_invalid_utf8_json_gets_400(db_client: TestClient) -> None:
+    body = b'{"name": "\xff\xfe", "message": "b"}'
+    response = db_client.post("/api/guestbook", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There was an error parsing the body"}
+    assert _entries(db_client) == []
+
+
+def test_wrong_content_type_on_the_json_api_gets_a_4xx(db_client: TestClient) -> None:
+    response = db_client.post("/api/guestbook", content=b"name=a&message=b", headers=FORM)
+    assert 400 <= response.status_code < 500
+    assert _entries(db_client) == []
+
+
+def test_form_post_redirects_and_the_entry_shows(db_client: TestClient) -> None:
+    response = db_client.post(
+        "/guestbook", content="name=%ED%83%9C%ED%98%84&message=hello+there", headers=FORM, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("/guestbook")
+    page = db_client.get("/guestbook").text
+    assert '<strong class="entry-name">태현</strong>' in page
+    assert "hello there" in page
+
+
+def test_bad_form_comes_back_with_a_message_and_what_was_typed(db_client: TestClient) -> None:
+    response = db_client.post("/guestbook", content="name=&message=%3Cb%3Ekept%3C%2Fb%3E", headers=FORM)
+    assert response.status_code == 422
+    assert "이름을(를) 적어 주세요." in response.text
+    assert "&lt;b&gt;kept&lt;/b&gt;</textarea>" in response.text
+    assert _entries(db_client) == []
+
+
+FORM_MESSAGES = {
+    "must not be empty": "을(를) 적어 주세요.",
+    "must be at most": "자까지 쓸 수 있습니다",
+    "must not contain control characters": "제어 문자를 쓸 수 없습니다.",
+}
+
+
+@pytest.mark.parametrize(("entry", "problem"), BAD_ENTRIES)
+def test_the_form_is_refused_by_the_same_rules_as_the_json_api(
+    db_client: TestClient, entry: dict[str, str], problem: str
+) -> None:
+    response = db_client.post("/guestbook", content=urlencode(entry), headers=FORM)
+    assert response.status_code == 422
+    field, _, rule = problem.partition(" ")
+    label = "이름" if field == "name" else "메시지"
+    expected = next(text for start, text in FORM_MESSAGES.items() if rule.startswith(start))
+    alert = re.search(r'<div class="form-errors" role="alert">(.*?)</div>', response.text, re.DOTALL)
+    assert alert, "the form came back without its alert"
+    items = [item.strip() for item in re.findall(r"<li>(.*?)</li>", alert.group(1), re.DOTALL)]
+    assert len(items) == 1, items
+    assert items[0].startswith(label) and expected in items[0], items
+    assert _entries(db_client) == []
+
+
+def test_form_with_invalid_utf8_or_wrong_type_is_refused(db_client: TestClient) -> None:
+    assert db_client.post("/guestbook", content=b"name=%ff&message=\xff", headers=FORM).status_code == 400
+    assert db_client.post("/guestbook", json={"name": "a", "message": "b"}).status_code == 415
+    assert _entries(db_client) == []
+
+
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'])
+def test_stored_markup_is_shown_as_text(db_client: TestClient, text: str) -> None:
+    db_client.post("/api/guestbook", json={"name": text[:40], "message": text})
+    page = db_client.get("/guestbook").text
+    assert "<script>alert(1)" not in page
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page or "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_oversized_bodies_get_413_and_nothing_is_stored(db_client: TestClient) -> None:
+    big = "x" * 20_000
+    response = db_client.post("/api/guestbook", json={"name": "a", "message": big})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large: at most 16384 bytes."}
+    assert db_client.post("/guestbook", content=f"name=a&message={big}", headers=FORM).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts the bytes as they come
+        yield b'{"name": "a", "message": "'
+        for _ in range(40):
+            yield b"y" * 1000
+        yield b'"}'
+
+    chunked = db_client.post("/api/guestbook", content=chunks(), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413
+    assert _entries(db_client) == []
+
+
+def test_dynamic_page_shows_stored_views_next_to_the_process_counter(
+    make_client: MakeClient, database_url: str
+) -> None:
+    first = make_client(database_url=database_url)
+    first.get("/dynamic")
+    page = first.get("/dynamic").text
+    assert 'id="counter" data-value="2">' in page
+    assert 'id="stored-views" data-value="2">' in page
+    # A restart: a new app, whose process counter starts again, while the database total goes on.
+    second = make_client(database_url=database_url)
+    page = second.get("/dynamic").text
+    views = second.get("/api/views").json()["views"]
+    assert 'id="counter" data-value="1">' in page
+    assert 'id="stored-views" data-value="3">' in page
+    assert views["/dynamic"] == 3
+
+
+def test_each_dynamic_page_is_counted_by_its_route(db_client: TestClient) -> None:
+    for path in ("/compare", "/compare", "/log", "/bench", "/guestbook", "/static/index.html", "/ping"):
+        db_client.get(path)
+    assert db_client.get("/api/views").json()["views"] == {"/bench": 1, "/compare": 2, "/guestbook": 1, "/log": 1}
+
+
+UNREACHABLE_DATABASE = "postgresql+psycopg://nobody:wrong@127.0.0.1:1/none"
+
+
+@pytest.fixture
+def no_database(make_client: MakeClient) -> TestClient:
+    """An app whose database cannot be reached at all."""
+    return make_client(database_url=UNREACHABLE_DATABASE)
+
+
+def test_without_a_database_static_files_and_ping_still_work(no_database: TestClient, site_settings: Settings) -> None:
+    assert no_database.get("/static/index.html").content == (site_settings.static_dir / "index.html").read_bytes()
+    assert no_database.get("/ping").json() == {"message": "pong"}
+
+
+@pytest.mark.parametrize("path", ["/dynamic", "/guestbook", "/compare", "/log", "/bench"])
+def test_without_a_database_pages_render_with_a_notice(no_database: TestClient, path: str) -> None:
+    response = no_database.get(path)
+    assert response.status_code == 200
+    assert "데이터베이스에 연결할 수 없습니다 (database unavailable)" in response.text
+
+
+def test_without_a_database_the_database_endpoints_answer_503(no_database: TestClient) -> None:
+    detail = "The database is unavailable right now, so nothing was read or stored. Try again shortly."
+    for response in (
+        no_database.get("/api/views"),
+        no_database.get("/api/guestbook"),
+        no_database.post("/api/guestbook", json={"name": "a", "message": "b"}),
+    ):
+        assert response.status_code == 503
+        assert response.json() == {"detail": detail}
+    form = no_database.post("/guestbook", content="name=a&message=b", headers=FORM)
+    assert form.status_code == 503
+    assert "database unavailable" in form.text
+    assert 'value="a"' in form.text  # what was typed is not lost
+
+
+def test_times_stay_right_when_the_postgresql_session_is_in_seoul(make_client: MakeClient) -> None:
+    """A server in Korea is likely set to Asia/Seoul; the stored moment and the time shown must not move."""
+    url = postgres_url_or_skip() + "?options=-c%20timezone%3DAsia%2FSeoul"
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW timezone")).scalar() == "Asia/Seoul"
+    engine.dispose()
+    client = make_client(database_url=url)
+
+    before = datetime.now(UTC)
+    created = client.post("/api/guestbook", json={"name": "서울", "message": "지금 몇 시?"}).json()["created_at"]
+    after = datetime.now(UTC)
+    moment = datetime.fromisoformat(created)
+    assert moment.utcoffset() == timedelta(0), created
+    assert before <= moment <= after, (before, created, after)
+    assert _entries(client)[0]["created_at"] == created
+
+    page = client.get("/guestbook", params={"lang": "en"}).text
+    shown = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+    assert shown, "the entry shows no time"
+    assert datetime.fromisoformat(shown.group(1)) == moment
+    hour = moment.hour % 12 or 12
+    assert re.search(rf"\b{hour}:{moment.minute:02d}\W{{1,2}}{moment:%p} UTC$", shown.group(2)), shown.group(2)

@@ -1,0 +1,305 @@
+"""Run the site the way the lesson ends: nginx in front, uvicorn workers behind.
+
+    python -m tools.stack [--workers 2] [--http-port 8080] [--https-port 8443]
+
+nginx serves static/ itself, terminates TLS and balances the other requests
+over the workers. Everything runs in the foreground on 127.0.0.1, without
+root, from a run directory; Ctrl-C or SIGTERM stops all of it. A worker that
+dies is reported and started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from tools import nginx
+from tools.processes import (
+    HOST,
+    PROXY_ARGS,
+    ProgramError,
+    describe_exit,
+    find_program,
+    free_port,
+    spawn,
+    stop_process,
+    uvicorn_command,
+    wait_until_listening,
+)
+from webapp.headers import SECURITY_HEADERS
+from webapp.paths import PROJECT_ROOT, STATIC_DIR
+from webapp.settings import DEFAULT_STATIC_CACHE_CONTROL
+
+DEFAULT_RUN_DIR = PROJECT_ROOT / ".run" / "stack"
+SUPERVISE_INTERVAL = 0.2
+OPENSSL_INSTALL_HINT = "openssl is not installed. Install it with: sudo apt-get install openssl (Debian, Ubuntu)"
+
+
+def ensure_certificate(tls_dir: Path) -> tuple[Path, Path]:
+    """Return (certificate, key) for localhost, made with openssl on first use."""
+    certificate, key = tls_dir / "localhost.crt", tls_dir / "localhost.key"
+    if certificate.exists() and key.exists():
+        return certificate, key
+    openssl = find_program("openssl")
+    if openssl is None:
+        raise ProgramError(OPENSSL_INSTALL_HINT)
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
+            "-keyout", str(key), "-out", str(certificate), "-subj", "/CN=localhost",
+            "-addext", f"subjectAltName=DNS:localhost,IP:{HOST}",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    key.chmod(0o600)
+    return certificate, key
+
+
+def render_site_config(
+    *,
+    run_dir: Path,
+    worker_ports: list[int],
+    http_port: int,
+    https_port: int,
+    certificate: Path,
+    certificate_key: Path,
+    nginx_workers: int | str = "auto",
+) -> str:
+    """The stack's nginx configuration: static/ from disk, everything else to the workers."""
+    return nginx.render_config(
+        nginx.SITE_TEMPLATE,
+        run_dir=run_dir,
+        nginx_workers=nginx_workers,
+        worker_ports=worker_ports,
+        http_port=http_port,
+        https_port=https_port,
+        certificate=certificate,
+        certificate_key=certificate_key,
+        static_dir=STATIC_DIR,
+        static_cache_control=DEFAULT_STATIC_CACHE_CONTROL,
+        security_headers=SECURITY_HEADERS,
+    )
+
+
+@dataclass
+class Worker:
+    number: int
+    port: int
+    log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # added to the stack's own environment
+    process: subprocess.Popen[bytes] | None = None
+    reported_dead: bool = False
+
+    def command(self) -> list[str]:
+        return uvicorn_command(self.port, *PROXY_ARGS)
+
+    def start(self) -> None:
+        output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        try:
+            self.process = spawn(
+                self.command(),
+                env={**os.environ, **self.env},
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+            )
+        finally:
+            if output:
+                output.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+
+@dataclass
+class Stack:
+    workers: int = 2
+    http_port: int = 8080
+    https_port: int = 8443
+    run_dir: Path = DEFAULT_RUN_DIR
+    restart: bool = True
+    worker_logs: bool = False
+    worker_env: dict[str, str] = field(default_factory=dict)  # added to the stack's environment for the workers
+    nginx_workers: int | str = "auto"
+    nginx: str | None = None
+    _workers: list[Worker] = field(default_factory=list)
+    _nginx: subprocess.Popen[bytes] | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "stack.json"
+
+    def start(self) -> None:
+        nginx_path = nginx.nginx_program(self.nginx)
+        certificate, key = ensure_certificate(self.run_dir / "tls")
+
+        self._workers = [
+            Worker(
+                number,
+                free_port(),
+                self.run_dir / f"worker-{number}.log" if self.worker_logs else None,
+                env=self.worker_env,
+            )
+            for number in range(1, self.workers + 1)
+        ]
+        for worker in self._workers:
+            worker.start()
+        for worker in self._workers:
+            assert worker.process is not None
+            wait_until_listening(worker.port, worker.process, f"uvicorn worker {worker.number}")
+
+        nginx_dir = self.run_dir / "nginx"
+        config = render_site_config(
+            run_dir=nginx_dir,
+            worker_ports=[worker.port for worker in self._workers],
+            http_port=self.http_port,
+            https_port=self.https_port,
+            certificate=certificate,
+            certificate_key=key,
+            nginx_workers=self.nginx_workers,
+        )
+        self._nginx = nginx.start_nginx(nginx_path, config, nginx_dir)
+        try:
+            wait_until_listening(self.http_port, self._nginx, "nginx")
+            wait_until_listening(self.https_port, self._nginx, "nginx")
+        except ProgramError as error:
+            stderr = self._nginx.stderr
+            detail = stderr.read().decode(errors="replace").strip() if stderr and self._nginx.poll() else ""
+            raise ProgramError(f"{error}. {detail}".strip()) from None
+        self.write_state()
+
+    def write_state(self) -> None:
+        assert self._nginx is not None
+        state = {
+            "http_url": f"http://{HOST}:{self.http_port}",
+            "https_url": f"https://{HOST}:{self.https_port}",
+            "certificate": str(self.run_dir / "tls" / "localhost.crt"),
+            "nginx_pid": self._nginx.pid,
+            "workers": [{"number": w.number, "port": w.port, "pid": w.pid} for w in self._workers],
+        }
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=2))
+        temporary.replace(self.state_file)
+
+    def announce(self) -> None:
+        print(f"nginx (web server)             http://{HOST}:{self.http_port}/  https://{HOST}:{self.https_port}/")
+        print(f"  static files from           {STATIC_DIR}")
+        for worker in self._workers:
+            print(f"uvicorn worker {worker.number} (WAS)        http://{HOST}:{worker.port}/  pid {worker.pid}")
+        print(f"TLS certificate (self-signed) {self.run_dir / 'tls' / 'localhost.crt'}")
+        print(f"nginx logs                    {self.run_dir / 'nginx'}")
+        print("Press Ctrl-C to stop.", flush=True)
+
+    def supervise(self) -> None:
+        """Until asked to stop: restart workers that die; stop if nginx dies."""
+        while not self._stopping.wait(SUPERVISE_INTERVAL):
+            assert self._nginx is not None
+            if self._nginx.poll() is not None:
+                print(f"nginx {describe_exit(self._nginx.returncode)}; stopping the stack.", flush=True)
+                return
+            for worker in self._workers:
+                assert worker.process is not None
+                if worker.process.poll() is None or worker.reported_dead:
+                    continue
+                exit_status = describe_exit(worker.process.returncode)
+                message = f"worker {worker.number} (pid {worker.pid}, port {worker.port}) {exit_status}"
+                if not self.restart:
+                    print(f"{message}; not restarting (--no-restart).", flush=True)
+                    worker.reported_dead = True
+                    continue
+                worker.start()
+                print(f"{message}; restarted as pid {worker.pid}.", flush=True)
+                self.write_state()
+
+    def request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        self._stopping.set()
+
+    def stop(self) -> None:
+        if self._nginx is not None:
+            stop_process(self._nginx, signal.SIGQUIT)  # graceful: finish the requests in flight
+        for worker in self._workers:
+            if worker.process is not None:
+                stop_process(worker.process)
+        self.state_file.unlink(missing_ok=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.stack", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
+    parser.add_argument("--http-port", type=int, default=8080, help="nginx HTTP port (default 8080)")
+    parser.add_argument("--https-port", type=int, default=8443, help="nginx HTTPS port (default 8443)")
+    parser.add_argument(
+        "--run-dir", type=Path, default=DEFAULT_RUN_DIR, help=f"config, certificate, logs (default {DEFAULT_RUN_DIR})"
+    )
+    parser.add_argument(
+        "--no-restart",
+        dest="restart",
+        action="store_false",
+        help="leave dead workers dead (to show that static files are still served)",
+    )
+    parser.add_argument(
+        "--worker-logs", action="store_true", help="write the workers' access logs to the run directory, not here"
+    )
+    parser.add_argument("--nginx", help="the nginx program to run (default: found on PATH or in /usr/sbin)")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the nginx configuration for these options and exit"
+    )
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run_dir: Path = args.run_dir.resolve()
+    if args.print_config:
+        print(
+            render_site_config(
+                run_dir=run_dir / "nginx",
+                worker_ports=[9001 + number for number in range(args.workers)],
+                http_port=args.http_port,
+                https_port=args.https_port,
+                certificate=run_dir / "tls" / "localhost.crt",
+                certificate_key=run_dir / "tls" / "localhost.key",
+            )
+        )
+        return 0
+    stack = Stack(
+        workers=args.workers,
+        http_port=args.http_port,
+        https_port=args.https_port,
+        run_dir=run_dir,
+        restart=args.restart,
+        worker_logs=args.worker_logs,
+        nginx=args.nginx,
+    )
+    signal.signal(signal.SIGINT, stack.request_stop)
+    signal.signal(signal.SIGTERM, stack.request_stop)
+    try:
+        stack.start()
+        stack.announce()
+        stack.supervise()
+    except ProgramError as error:
+        print(f"Cannot start the stack: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+    print("Stopped nginx and the workers.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""What handlers use, as typed dependencies, so each handler's signature says what it needs.
+
+The getters are `async def` on purpose: they only look an object up, and
+FastAPI would run a plain `def` dependency in the thread pool.
+Tests replace any of them with `app.dependency_overrides[get_database] = ...`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from webapp.database import Database, DatabaseUnavailable
+from webapp.process import ProcessInfo
+from webapp.requestlog import RequestLog
+from webapp.settings import Settings
+from webapp.site import site_of
+
+
+async def get_settings(request: Request) -> Settings:
+    return site_of(request.app).settings
+
+
+async def get_database(request: Request) -> Database:
+    return site_of(request.app).database
+
+
+async def get_process(request: Request) -> ProcessInfo:
+    return site_of(request.app).process
+
+
+async def get_request_log(request: Request) -> RequestLog:
+    return site_of(request.app).request_log
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+ProcessDep = Annotated[ProcessInfo, Depends(get_process)]
+RequestLogDep = Annotated[RequestLog, Depends(get_request_log)]
+
+
+@dataclass(frozen=True)
+class PageViews:
+    total: int | None  # views of this page stored in the database, this one included; None: no database
+
+    @property
+    def unavailable(self) -> bool:
+        return self.total is None
+
+
+def count_page_view(request: Request, database: DatabaseDep) -> PageViews:
+    """Count this view of the page, under its route's path, in the database.
+
+    A plain def: it waits for the database, so FastAPI runs it in a thread.
+    """
+    try:
+        return PageViews(database.count_view(request.scope["route"].path))
+    except DatabaseUnavailable:
+        return PageViews(None)
+
+
+CountedView = Annotated[PageViews, Depends(count_page_view)]

@@ -1,0 +1,30 @@
+"""Everything create_app builds once per app, in one typed record kept on `app.state`."""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+
+from fastapi.templating import Jinja2Templates
+from starlette.applications import Starlette
+
+from webapp.database import Database
+from webapp.process import ProcessInfo
+from webapp.requestlog import RequestLog
+from webapp.settings import Settings
+
+
+@dataclass(frozen=True)
+class Site:
+    settings: Settings
+    process: ProcessInfo
+    request_log: RequestLog
+    database: Database
+    templates: Jinja2Templates
+    translations: dict[str, gettext.GNUTranslations]
+
+
+def site_of(app: Starlette) -> Site:
+    """Given the app a request came to, return what create_app built for it."""
+    site: Site = app.state.site
+    return site
