@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,10 +19,18 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tools.processes import HOST, Uvicorn, find_program, free_port, run_uvicorn, spawn, stop_process
+from tools.processes import (
+    HOST,
+    STARTUP_SECONDS,
+    Uvicorn,
+    find_program,
+    free_port,
+    run_uvicorn,
+    spawn,
+    stop_process,
+)
 from webapp.paths import PROJECT_ROOT
 
-STARTUP_SECONDS = 15.0
 STACK_START_SECONDS = 20.0
 T = TypeVar("T")
 
@@ -148,13 +157,34 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
-def raw_get(port: int, target: str, *, timeout: float = 5) -> tuple[int, bytes]:
-    """Send `GET target` exactly as written (no client-side normalising) and return (status, body)."""
-    request = f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode("latin-1")
+def raw_request(port: int, request: bytes, *, timeout: float = 5) -> tuple[int, bytes]:
+    """Send `request` byte for byte (no client-side normalising) and return (status, body).
+
+    Reads the head, then Content-Length bytes of body (or up to the close), so a
+    server that keeps the connection open does not make this wait for its timeout.
+    """
     with socket.create_connection((HOST, port), timeout=timeout) as sock:
         sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := sock.recv(65536)):
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        length = re.search(rb"^content-length:\s*(\d+)\s*$", head, re.IGNORECASE | re.MULTILINE)
+        while (length is None or len(body) < int(length.group(1))) and (chunk := sock.recv(65536)):
+            body += chunk
     return int(head.split(b" ", 2)[1]), body
+
+
+def raw_get(port: int, target: str, *, timeout: float = 5) -> tuple[int, bytes]:
+    """Send `GET target` exactly as written and return (status, body)."""
+    request = f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode("latin-1")
+    return raw_request(port, request, timeout=timeout)
+
+
+def is_running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

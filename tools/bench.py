@@ -42,7 +42,6 @@ from tools.processes import (
     free_port,
     run_uvicorn,
     stop_process,
-    wait_until_listening,
 )
 from tools.stack import Stack
 from webapp.middleware import site_middleware
@@ -174,9 +173,8 @@ class Servers:
         run_dir = self.run_dir / "bare-nginx"
         port = free_port()
         config = nginx.render_config(nginx.BARE_TEMPLATE, run_dir=run_dir, http_port=port, static_dir=STATIC_DIR)
-        process = nginx.start_nginx(nginx_path, config, run_dir)
+        process = nginx.start_nginx(nginx_path, config, run_dir, [port], what="bare nginx")
         self._exit.callback(stop_process, process)
-        wait_until_listening(port, process, "bare nginx")
         self.ports["nginx"] = port
 
     def _start_stack(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from tools.processes import HOST, ProgramError, find_program, spawn
+from tools.processes import HOST, ProgramError, find_program, spawn, stop_process, wait_until_listening
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "nginx_conf"
 SITE_TEMPLATE = "site.conf.j2"
@@ -62,10 +62,20 @@ def nginx_program(path: str | None = None) -> str:
     return nginx
 
 
-def start_nginx(nginx: str, config_text: str, run_dir: Path) -> subprocess.Popen[bytes]:
-    """Write the configuration into `run_dir` and run nginx on it in the foreground."""
+def start_nginx(nginx: str, config_text: str, run_dir: Path, ports: list[int], *, what: str) -> subprocess.Popen[bytes]:
+    """Write the configuration into `run_dir`, run nginx on it in the foreground and return once it
+    listens on every port; if it cannot start, stop it and raise ProgramError with what nginx said."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config = run_dir / "nginx.conf"
     config.write_text(config_text)
+    said = run_dir / "stderr.log"  # what nginx says before its error log is open: a bad config, a busy port
     command = [nginx, "-p", str(run_dir), "-c", str(config), "-e", str(run_dir / "error.log"), "-g", "daemon off;"]
-    return spawn(command, stderr=subprocess.PIPE)
+    with open(said, "wb") as stderr:
+        process = spawn(command, stderr=stderr)
+    try:
+        for port in ports:
+            wait_until_listening(port, process, what)
+    except ProgramError as error:
+        stop_process(process)
+        raise ProgramError(f"{error}. {said.read_text(errors='replace').strip()}".strip()) from None
+    return process

@@ -101,7 +101,8 @@ def stop_process(
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=seconds)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=seconds)  # a process in uninterruptible sleep: leave it, stop the others
 
 
 def describe_exit(returncode: int) -> str:
@@ -123,6 +124,14 @@ def wait_until_listening(
         except OSError:
             time.sleep(0.05)
     raise ProgramError(f"{what} did not start listening on {HOST}:{port} within {seconds:.0f} s")
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every uvicorn here runs in: this one, plus `extra`, with output unbuffered
+    (log lines appear as they happen) and no PYTHONPATH (the app is found through --app-dir)."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
+    environment.pop("PYTHONPATH", None)
+    return environment
 
 
 @dataclass
@@ -152,17 +161,14 @@ def run_uvicorn(
 ) -> Iterator[Uvicorn]:
     """Serve `app` from `cwd` on a free port until the block ends; yield once the port listens.
 
-    `env` is added to this process's environment; its output goes to `log_path`
-    (by default a file in `cwd`).
+    It runs in child_environment(env); its output goes to `log_path` (by default a file in `cwd`).
     """
     port = free_port()
     log_path = log_path or cwd / f"uvicorn-{port}.log"
-    process_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    process_env.pop("PYTHONPATH", None)  # the app is found through --app-dir, as a learner's would be
     with open(log_path, "wb") as log_file:
         process = spawn(
             uvicorn_command(port, *extra_args, app=app, app_dir=app_dir),
-            env=process_env,
+            env=child_environment(env),
             cwd=cwd,
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from tools.processes import (
     HOST,
     PROXY_ARGS,
     ProgramError,
+    child_environment,
     describe_exit,
     find_program,
     free_port,
@@ -108,7 +108,7 @@ class Worker:
         try:
             self.process = spawn(
                 self.command(),
-                env={**os.environ, **self.env},
+                env=child_environment(self.env),
                 stdout=output,
                 stderr=subprocess.STDOUT if output else None,
             )
@@ -170,14 +170,7 @@ class Stack:
             certificate_key=key,
             nginx_workers=self.nginx_workers,
         )
-        self._nginx = nginx.start_nginx(nginx_path, config, nginx_dir)
-        try:
-            wait_until_listening(self.http_port, self._nginx, "nginx")
-            wait_until_listening(self.https_port, self._nginx, "nginx")
-        except ProgramError as error:
-            stderr = self._nginx.stderr
-            detail = stderr.read().decode(errors="replace").strip() if stderr and self._nginx.poll() else ""
-            raise ProgramError(f"{error}. {detail}".strip()) from None
+        self._nginx = nginx.start_nginx(nginx_path, config, nginx_dir, [self.http_port, self.https_port], what="nginx")
         self.write_state()
 
     def write_state(self) -> None:

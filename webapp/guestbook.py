@@ -130,9 +130,20 @@ def invalid_fields(error: ValidationError) -> list[InvalidText]:
     return invalid
 
 
+def recent_entries(database: Database, *, known_down: bool = False) -> list[Entry] | None:
+    """The newest entries, or None when the database is down. `known_down`: it failed moments ago in
+    this request (counting the view), and a database that is down is not waited for twice."""
+    if known_down:
+        return None
+    try:
+        return database.recent_entries(DEFAULT_LIMIT)
+    except DatabaseUnavailable:
+        return None
+
+
 def render_page(
     request: Request,
-    database: Database,
+    entries: list[Entry] | None,
     views: PageViews,
     *,
     status_code: int = 200,
@@ -140,10 +151,6 @@ def render_page(
     errors: list[InvalidText] | None = None,
     unavailable: bool = False,
 ) -> Response:
-    try:
-        entries: list[Entry] | None = database.recent_entries(DEFAULT_LIMIT)
-    except DatabaseUnavailable:
-        entries = None
     return render(
         request,
         "guestbook.html",
@@ -163,7 +170,7 @@ def render_page(
 
 @page_router.get("/guestbook")
 def guestbook_page(request: Request, views: CountedView, database: DatabaseDep) -> Response:
-    return render_page(request, database, views)
+    return render_page(request, recent_entries(database, known_down=views.unavailable), views)
 
 
 @page_router.post("/guestbook")
@@ -173,9 +180,12 @@ def post_guestbook_form(request: Request, form: EntryForm, database: DatabaseDep
         entry = EntryIn.model_validate(form)
     except ValidationError as error:
         views = count_page_view(request, database)  # the form shown again is a view of the page
-        return render_page(request, database, views, status_code=422, form=form, errors=invalid_fields(error))
+        entries = recent_entries(database, known_down=views.unavailable)
+        return render_page(request, entries, views, status_code=422, form=form, errors=invalid_fields(error))
     try:
         database.add_entry(entry.name, entry.message)
     except DatabaseUnavailable:
-        return render_page(request, database, PageViews(None), status_code=503, form=form, unavailable=True)
+        # Nothing was stored; reading may still work (a write lock held elsewhere, say).
+        entries = recent_entries(database)
+        return render_page(request, entries, PageViews(None), status_code=503, form=form, unavailable=True)
     return RedirectResponse(request.url_for("guestbook_page"), status_code=status.HTTP_303_SEE_OTHER)

@@ -25,7 +25,7 @@ class Settings:
     static_dir: Path = STATIC_DIR
     templates_dir: Path = TEMPLATES_DIR
     translations_dir: Path = TRANSLATIONS_DIR
-    bench_dir: Path = BENCH_DIR  # where `python -m webapp.bench` wrote its latest results
+    bench_dir: Path = BENCH_DIR  # where `python -m tools.bench` wrote its latest results
     database_url: str = DEFAULT_DATABASE_URL
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
-from tests.support import LiveServer, raw_get
+from tests.support import LiveServer, raw_get, raw_request
 
 # Files outside the served folders, and a line each one contains.
 SECRETS = {"webapp/main.py": b"def create_app", "etc/passwd": b"root:"}
@@ -52,15 +50,6 @@ def test_static_side_cannot_reach_templates(live_server: LiveServer, prefix: str
     assert b"{% block" not in body
 
 
-def raw_request(port: int, request: bytes) -> int:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(request)
-        head = b""
-        while b"\r\n" not in head and (chunk := sock.recv(4096)):
-            head += chunk
-    return int(head.split(b" ", 2)[1])
-
-
 @pytest.mark.parametrize(
     ("request_bytes", "expected"),
     [
@@ -81,4 +70,5 @@ def raw_request(port: int, request: bytes) -> int:
 def test_malformed_requests_get_a_4xx_from_the_real_server(
     live_server: LiveServer, request_bytes: bytes, expected: int
 ) -> None:
-    assert raw_request(live_server.port, request_bytes) == expected
+    status, _ = raw_request(live_server.port, request_bytes)
+    assert status == expected

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import RunningStack, run_stack, wait_for
+from tests.support import RunningStack, is_running, run_stack, wait_for
 from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT
 from webapp.static import nginx_etag
@@ -160,14 +160,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_sigterm_stops_everything_cleanly(tmp_path: Path) -> None:
     with run_stack(tmp_path) as stack:
         nginx_pid = stack.state["nginx_pid"]
@@ -176,7 +168,7 @@ def test_sigterm_stops_everything_cleanly(tmp_path: Path) -> None:
         stack.process.send_signal(signal.SIGTERM)
         assert stack.process.wait(timeout=15) == 0
         assert "Stopped nginx and the workers." in stack.output()
-        left = {pid for pid in everything if _alive(pid)}
+        left = {pid for pid in everything if is_running(pid)}
         assert not left, f"still running: {left}"
         assert not (stack.run_dir / "stack.json").exists()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import is_running
 from tools.processes import (
     HOST,
     ProgramError,
@@ -19,23 +19,7 @@ from tools.processes import (
     run_uvicorn,
     spawn,
     stop_process,
-    uvicorn_command,
 )
-from webapp.paths import PROJECT_ROOT
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def test_the_uvicorn_command_serves_the_site_from_any_directory() -> None:
-    command = uvicorn_command(9001, "--reload")
-    assert command[:4] == [sys.executable, "-m", "uvicorn", "webapp.main:app"]
-    assert command[4:] == ["--app-dir", str(PROJECT_ROOT), "--host", HOST, "--port", "9001", "--reload"]
 
 
 def test_stop_process_stops_a_child_and_everything_it_started(tmp_path: Path) -> None:
@@ -49,9 +33,9 @@ def test_stop_process_stops_a_child_and_everything_it_started(tmp_path: Path) ->
     stop_process(process, seconds=5)
     assert process.returncode == -signal.SIGTERM
     deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while is_running(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(grandchild)
+    assert not is_running(grandchild)
 
 
 def test_a_server_that_dies_while_starting_is_one_clear_error(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ gives the JSON API one 503 sentence while pages still render with a notice."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,17 +18,23 @@ from webapp.process import ProcessInfo
 class DownDatabase:
     """A database that answers nothing: every operation fails the way an unreachable one does."""
 
-    def count_view(self, path: str) -> int:
+    attempts = 0  # how often a request waited for it, all instances together
+
+    def _fail(self) -> NoReturn:
+        DownDatabase.attempts += 1
         raise DatabaseUnavailable("down for this test")
+
+    def count_view(self, path: str) -> int:
+        self._fail()
 
     def view_totals(self) -> dict[str, int]:
-        raise DatabaseUnavailable("down for this test")
+        self._fail()
 
     def add_entry(self, name: str, message: str) -> Entry:
-        raise DatabaseUnavailable("down for this test")
+        self._fail()
 
     def recent_entries(self, limit: int) -> list[Entry]:
-        raise DatabaseUnavailable("down for this test")
+        self._fail()
 
 
 @pytest.fixture
@@ -56,6 +64,13 @@ def test_pages_render_with_a_notice_and_no_view_count(database_down: TestClient,
     assert response.status_code == 200
     assert "데이터베이스에 연결할 수 없습니다" in response.text
     assert 'id="page-views"' not in response.text
+
+
+def test_a_page_waits_for_a_database_that_is_down_once(database_down: TestClient) -> None:
+    for path in ("/guestbook", "/dynamic"):
+        DownDatabase.attempts = 0
+        assert database_down.get(path).status_code == 200
+        assert DownDatabase.attempts == 1, path
 
 
 def test_every_handler_gets_the_replaced_process(make_client: MakeClient) -> None:

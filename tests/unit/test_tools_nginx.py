@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from tools import nginx
@@ -33,7 +32,6 @@ def test_both_configurations_keep_everything_in_their_run_directory(tmp_path: Pa
         for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             assert f"{temp}_temp_path {tmp_path}/{temp};" in config
         assert f"include {nginx.mime_types_path()};" in config
-        assert not re.search(r"\{\{\s*\w|\{%", config), "a value was left unfilled"
 
 
 def test_the_stack_serves_static_files_itself_and_proxies_the_rest(tmp_path: Path) -> None:
