@@ -32,6 +32,11 @@ const SHORTEN = {
 };
 // The round number and the time always differ; highlighting them would be noise.
 const COMPARED = new Set(["status", "hash", "length", "etag", "lastModified", "cacheControl", "serverTiming", "servedBy"]);
+// A 304 carries no body, so it need not repeat these: their absence is no change.
+const NOT_SENT_WITH_304 = new Set(["length", "lastModified"]);
+const ABSENT = "—";
+const isWeak = (etag) => etag.startsWith("W/");
+const strongForm = (etag) => etag.replace(/^W\//, "");
 const SHORT_HASH = 8;
 
 async function sha256Hex(buffer) {
@@ -122,12 +127,14 @@ class Side {
     this.rows = [];
     this.keptHash = null; // the hash of the body the browser holds from the last 200
     this.etag = null;
+    this.weakEtagSeen = false;
   }
 
   reset() {
     this.rows = [];
     this.keptHash = null;
     this.etag = null;
+    this.weakEtagSeen = false;
     this.tbody.replaceChildren();
     this.summary.textContent = say("fetching");
   }
@@ -154,10 +161,30 @@ class Side {
       td.textContent = key === "hash" && row.kept ? `${value} ${say("kept")}` : SHORTEN[key] ? SHORTEN[key](value) : value;
       if (td.textContent !== value) td.title = value;
       if (key === "status") td.classList.add(`status-${row.status}`);
-      if (previous && COMPARED.has(key) && previous[key] !== row[key]) td.classList.add("changed");
+      if (row.status === 304 && NOT_SENT_WITH_304.has(key) && value === ABSENT) {
+        td.textContent = say("notSentWith304");
+        td.classList.add("absent");
+      } else if (key === "etag" && isWeak(value)) {
+        td.classList.add("weak-etag");
+        td.title = say("weakEtag");
+        this.weakEtagSeen = true;
+      }
+      if (previous && COMPARED.has(key) && this.changed(key, previous, row)) td.classList.add("changed");
       tr.append(td);
     }
     this.tbody.append(tr);
+  }
+
+  // Whether a cell shows a real change since the fetch before, not just a header a 304 leaves out
+  // or the same ETag marked weak (W/) because nginx compressed the body on the fly.
+  changed(key, previous, row) {
+    if (row.status === 304 && NOT_SENT_WITH_304.has(key) && row[key] === ABSENT) return false;
+    if (key === "etag") return strongForm(previous.etag) !== strongForm(row.etag);
+    if (NOT_SENT_WITH_304.has(key) && previous.status === 304) {
+      const lastFull = [...this.rows].reverse().find((earlier) => earlier.status !== 304);
+      return lastFull ? lastFull[key] !== row[key] : false;
+    }
+    return previous[key] !== row[key];
   }
 
   describe() {
@@ -167,6 +194,7 @@ class Side {
     if (hashes.size === 1) parts.push(say("allSame", { count: this.rows.length }));
     else parts.push(say("someDifferent", { kinds: hashes.size, count: this.rows.length }));
     if (notModified) parts.push(say("notModified", { count: notModified }));
+    if (this.weakEtagSeen) parts.push(say("weakEtag"));
     this.summary.textContent = parts.join(" · ");
   }
 }

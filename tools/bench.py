@@ -1,12 +1,13 @@
 """Measure the lesson's claim: a web server in front relieves the web application server.
 
-    python -m tools.bench [--quick] [--duration 5] [--output generated/bench/]
+    python -m tools.bench [--quick] [--duration 5] [--publish]
 
 Starts, on 127.0.0.1: a framework-free ASGI app and nginx serving a file as
 baselines, the site on one uvicorn, the site without its middleware, and the
 stack (nginx + N workers). Loads each with wrk, prints a table with every
 figure as a ratio to its baseline from the same run, and writes results.json
-and chart.svg, which the site shows at /bench.
+to .run/bench/ (ignored by git), which the site shows at /bench. --publish
+writes the reference run committed with the project, generated/bench/, instead.
 """
 
 from __future__ import annotations
@@ -33,23 +34,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tools import nginx
 from tools.bench_apps import PONG, PONG_HEADERS
-from tools.bench_chart import render_chart
 from tools.processes import (
     HOST,
     PROXY_ARGS,
     ProgramError,
     find_program,
     free_port,
+    install_hint,
+    posix_only,
     run_uvicorn,
     stop_process,
 )
 from tools.stack import Stack
 from webapp.middleware import site_middleware
-from webapp.paths import BENCH_DIR, STATIC_DIR
+from webapp.paths import BENCH_DIR, BENCH_RUNS_DIR, PROJECT_ROOT, STATIC_DIR
 from webapp.requestlog import RequestLog
 from webapp.settings import DEFAULT_REQUEST_LOG_SIZE, Settings
 
-DEFAULT_OUTPUT = BENCH_DIR
 STATIC_PAGE = "/static/index.html"
 PAIR_REPEATS = 3
 # Pairs whose difference is near the machine's run-to-run noise: measured
@@ -92,6 +93,7 @@ CASES = [
 class Target:
     """A claim of the lesson, as a ratio of two rows that must reach `at_least`."""
 
+    name: str
     claim: str
     numerator: str
     denominator: str
@@ -99,11 +101,17 @@ class Target:
 
 
 TARGETS = [
-    Target("static through nginx vs through uvicorn", "static_nginx", "static_uvicorn", 20.0),
-    Target("static through our nginx config vs bare nginx", "static_nginx", "nginx_ceiling", 0.8),
+    Target("static_speedup", "static through nginx vs through uvicorn", "static_nginx", "static_uvicorn", 20.0),
+    Target("our_nginx", "static through our nginx config vs bare nginx", "static_nginx", "nginx_ceiling", 0.8),
     # Computed from an in-process measurement, not from two wrk rows (see measure_middleware).
-    Target("/ping throughput left after the site's middleware", "middleware", "ping_no_middleware", 0.9),
-    Target("/dynamic via nginx to the workers vs direct to one uvicorn", "dynamic_nginx", "dynamic_direct", 0.8),
+    Target("middleware", "/ping throughput left after the site's middleware", "middleware", "ping_no_middleware", 0.9),
+    Target(
+        "dynamic_workers",
+        "/dynamic via nginx to the workers vs direct to one uvicorn",
+        "dynamic_nginx",
+        "dynamic_direct",
+        0.8,
+    ),
 ]
 
 
@@ -191,6 +199,12 @@ class Servers:
         self.ports["stack"] = stack.http_port
 
 
+def shown_python() -> str:
+    """This Python as a reader would type it from the checkout: .venv/bin/python, say."""
+    executable = Path(sys.executable)
+    return str(executable.relative_to(PROJECT_ROOT)) if executable.is_relative_to(PROJECT_ROOT) else executable.name
+
+
 def run_wrk(wrk: str, url: str, *, seconds: float, headers: dict[str, str]) -> tuple[list[str], dict[str, float]]:
     command = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds:g}s", "--latency"]
     for name, value in headers.items():
@@ -219,10 +233,10 @@ def machine_facts(wrk: str) -> dict[str, Any]:
     }
 
 
-def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path) -> dict[str, Any]:
+def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick: bool = False) -> dict[str, Any]:
     wrk = find_program("wrk")
     if wrk is None:
-        raise ProgramError("wrk is not installed. Install it with: sudo apt-get install wrk")
+        raise ProgramError(install_hint("wrk"))
     rows, commands = [], []
     with Servers(run_dir, workers) as servers:
 
@@ -265,6 +279,7 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path) -> di
         targets.append({**asdict(target), "ratio": ratio, "met": ratio >= target.at_least})
     return {
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "quick": quick,
         "machine": machine_facts(wrk),
         "settings": {
             "seconds_per_row": seconds,
@@ -273,7 +288,7 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path) -> di
             "wrk_connections": WRK_CONNECTIONS,
             "stack_workers": workers,
         },
-        "command": "python -m tools.bench " + " ".join(sys.argv[1:]),
+        "command": " ".join([shown_python(), "-m", "tools.bench", *sys.argv[1:]]),
         "wrk_commands": commands,
         "middleware_overhead_us": overhead_us,
         "rows": rows,
@@ -344,12 +359,11 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_results(results: dict[str, Any], output: Path) -> tuple[Path, Path]:
+def write_results(results: dict[str, Any], output: Path) -> Path:
     output.mkdir(parents=True, exist_ok=True)
-    json_path, chart_path = output / "results.json", output / "chart.svg"
+    json_path = output / "results.json"
     json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    chart_path.write_text(render_chart(results))
-    return json_path, chart_path
+    return json_path
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -358,10 +372,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each case (default 1)")
     parser.add_argument("--quick", action="store_true", help="1 second per case, no warm-up: for tests")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers behind nginx (default 2)")
-    parser.add_argument(
-        "--output", type=Path, default=DEFAULT_OUTPUT, help=f"where to write (default {DEFAULT_OUTPUT})"
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--output", type=Path, default=BENCH_RUNS_DIR, help=f"where to write results.json (default {BENCH_RUNS_DIR})"
+    )
+    where.add_argument(
+        "--publish",
+        action="store_const",
+        dest="output",
+        const=BENCH_DIR,
+        help=f"write the reference run committed with the project, {BENCH_DIR}, on purpose",
     )
     args = parser.parse_args(argv)
+    if args.quick and args.output == BENCH_DIR:
+        parser.error("a --quick run is too rough to publish as the reference run")
     if args.quick:
         args.duration, args.warmup = 1.0, 0.0
     return args
@@ -369,17 +393,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if refusal := posix_only("python -m tools.bench"):
+        print(refusal, file=sys.stderr)
+        return 1
     print(f"Measuring {len(CASES)} cases, {args.duration:g} s each, on {HOST} ...", flush=True)
     try:
         with tempfile.TemporaryDirectory(prefix="webapp-bench-") as run_dir:
-            results = measure(seconds=args.duration, warmup=args.warmup, workers=args.workers, run_dir=Path(run_dir))
+            results = measure(
+                seconds=args.duration, warmup=args.warmup, workers=args.workers, run_dir=Path(run_dir), quick=args.quick
+            )
     except ProgramError as error:
         print(f"Cannot run the benchmark: {error}", file=sys.stderr)
         return 1
     print()
     print(format_table(results))
-    json_path, chart_path = write_results(results, args.output)
-    print(f"\nWrote {json_path} and {chart_path}; the site shows them at /bench.")
+    json_path = write_results(results, args.output)
+    print(f"\nWrote {json_path}; the site shows it at /bench.")
     return 0
 
 

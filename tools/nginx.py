@@ -14,12 +14,19 @@ from typing import Any
 
 import jinja2
 
-from tools.processes import HOST, ProgramError, find_program, spawn, stop_process, wait_until_listening
+from tools.processes import (
+    HOST,
+    ProgramError,
+    find_program,
+    install_hint,
+    spawn,
+    stop_process,
+    wait_until_listening,
+)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "nginx_conf"
 SITE_TEMPLATE = "site.conf.j2"
 BARE_TEMPLATE = "bare.conf.j2"
-INSTALL_HINT = "nginx is not installed. Install it with: sudo apt-get install nginx (Debian, Ubuntu)"
 MIME_TYPES_CANDIDATES = (
     "/etc/nginx/mime.types",
     "/usr/local/etc/nginx/mime.types",
@@ -58,7 +65,7 @@ def nginx_program(path: str | None = None) -> str:
     """Return the nginx to run: the one given, else the one installed; raise ProgramError if there is none."""
     nginx = path or find_program("nginx")
     if nginx is None or not os.access(nginx, os.X_OK):
-        raise ProgramError(INSTALL_HINT)
+        raise ProgramError(install_hint("nginx"))
     return nginx
 
 

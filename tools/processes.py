@@ -34,6 +34,24 @@ class ProgramError(Exception):
     """A program could not be found or started; the message says what to do about it."""
 
 
+def install_hint(program: str) -> str:
+    """Given a program from Debian's and Homebrew's packages, say how to install it."""
+    return (
+        f"{program} is not installed. Install it with: sudo apt-get install {program} "
+        f"(Debian, Ubuntu, WSL) or brew install {program} (macOS)"
+    )
+
+
+def posix_only(command: str) -> str | None:
+    """On Windows, the sentence that `command` needs another system; elsewhere None."""
+    if os.name != "nt":
+        return None
+    return (
+        f"{command} needs Linux, macOS or WSL (Windows Subsystem for Linux): it runs nginx and stops "
+        "processes with signals, which Windows does not have. The site itself runs on Windows."
+    )
+
+
 def find_program(name: str) -> str | None:
     """Given a program's name, return its path: on PATH, or in an sbin folder (nginx lives there)."""
     return shutil.which(name) or next(

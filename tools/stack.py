@@ -29,6 +29,8 @@ from tools.processes import (
     describe_exit,
     find_program,
     free_port,
+    install_hint,
+    posix_only,
     spawn,
     stop_process,
     uvicorn_command,
@@ -40,7 +42,6 @@ from webapp.settings import DEFAULT_STATIC_CACHE_CONTROL
 
 DEFAULT_RUN_DIR = PROJECT_ROOT / ".run" / "stack"
 SUPERVISE_INTERVAL = 0.2
-OPENSSL_INSTALL_HINT = "openssl is not installed. Install it with: sudo apt-get install openssl (Debian, Ubuntu)"
 
 
 def ensure_certificate(tls_dir: Path) -> tuple[Path, Path]:
@@ -50,7 +51,7 @@ def ensure_certificate(tls_dir: Path) -> tuple[Path, Path]:
         return certificate, key
     openssl = find_program("openssl")
     if openssl is None:
-        raise ProgramError(OPENSSL_INSTALL_HINT)
+        raise ProgramError(install_hint("openssl"))
     tls_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
@@ -257,6 +258,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if refusal := posix_only("python -m tools.stack"):
+        print(refusal, file=sys.stderr)
+        return 1
     run_dir: Path = args.run_dir.resolve()
     if args.print_config:
         print(

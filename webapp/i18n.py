@@ -6,12 +6,16 @@ request: ?lang=, else the cookie the language switch sets, else the browser's
 Accept-Language, else Korean, the language of the lesson.
 
 Every string a page shows lives in gettext catalogues under translations/,
-made and checked with Babel; they are compiled in memory at start-up.
+made and checked with Babel. They are compiled in memory, and compiled again
+when a .po file changes on disk, the way Jinja re-reads an edited template:
+an edited translation shows on the next request, without a restart.
 """
 
 from __future__ import annotations
 
 import gettext
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
@@ -31,6 +35,15 @@ DEFAULT_LANGUAGE = "ko"
 COOKIE_NAME = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 60 * 60
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
+# CLDR's Korean formats print "PM 2:05"; Korean readers expect 오후 and 년/월/일, so
+# Korean dates and times use these patterns instead of Babel's named formats.
+KOREAN_DATETIME_PATTERNS = {
+    "short": "y년 M월 d일 aaaa h시 m분",
+    "medium": "y년 M월 d일 aaaa h시 m분 s초",
+    "long": "y년 M월 d일 aaaa h시 m분 s초 z",
+}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,20 +52,48 @@ class LanguageChoice:
     how: str  # "query", "cookie", "header" or "default": said on the page
 
 
-def load_translations(directory: Path) -> dict[str, gettext.GNUTranslations]:
-    """Given translations/, return a compiled catalogue per language; fail loudly if one is missing."""
-    translations = {}
-    for language in LANGUAGES:
-        po_path = directory / language / "LC_MESSAGES" / "messages.po"
-        if not po_path.is_file():
-            raise RuntimeError(f"Missing translation catalogue {po_path}")
-        with po_path.open("rb") as po_file:
-            catalog = read_po(po_file, locale=language)
-        compiled = BytesIO()
-        write_mo(compiled, catalog)
-        compiled.seek(0)
-        translations[language] = gettext.GNUTranslations(compiled)
-    return translations
+def compile_catalogue(po_path: Path, language: str) -> gettext.GNUTranslations:
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+class Catalogues:
+    """The compiled catalogue of each language, compiled again when its .po file changes."""
+
+    def __init__(self, directory: Path) -> None:
+        self._paths = {language: directory / language / "LC_MESSAGES" / "messages.po" for language in LANGUAGES}
+        self._compiled: dict[str, tuple[int, gettext.GNUTranslations]] = {}
+        self._lock = threading.Lock()
+        for language, path in self._paths.items():
+            if not path.is_file():
+                raise RuntimeError(f"Missing translation catalogue {path}")
+            self.get(language)  # a broken catalogue fails at start-up, not at the first request
+
+    def get(self, language: str) -> gettext.GNUTranslations:
+        """Given a language code, return its catalogue as the .po file on disk says now."""
+        path = self._paths[language]
+        try:
+            modified = path.stat().st_mtime_ns
+        except OSError:  # being replaced by an editor this very moment: keep what we have
+            return self._compiled[language][1]
+        known = self._compiled.get(language)
+        if known and known[0] == modified:
+            return known[1]
+        with self._lock:
+            try:
+                compiled = compile_catalogue(path, language)
+            except (OSError, ValueError) as error:
+                if known is None:
+                    raise
+                # Caught half-written by an editor: the next request reads the finished file.
+                logger.warning("could not read %s, keeping the catalogue read before: %s", path, error)
+                return known[1]
+            self._compiled[language] = (modified, compiled)
+            return compiled
 
 
 def parse_accept_language(header: str) -> list[str]:
@@ -103,7 +144,14 @@ def _format_number(context: Any, number: float) -> str:
 
 @pass_context
 def _format_time(context: Any, moment: datetime, format: str = "medium") -> str:
-    return format_datetime(moment, format=format, locale=context["lang"])
+    return format_datetime_for(moment, format, context["lang"])
+
+
+def format_datetime_for(moment: datetime, format: str, language: str) -> str:
+    """Given a moment, a named format (short, medium, long) and a language, return the text a reader of it expects."""
+    if language == "ko":
+        format = KOREAN_DATETIME_PATTERNS[format]
+    return format_datetime(moment, format=format, locale=language)
 
 
 def install(environment: Environment) -> None:

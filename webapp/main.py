@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request_log=request_log,
         database=Database(settings.database_url),
         templates=create_templates(settings.templates_dir),
-        translations=i18n.load_translations(settings.translations_dir),
+        catalogues=i18n.Catalogues(settings.translations_dir),
     )
     app.include_router(lesson)
     app.include_router(pages.router)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from webapp.benchresults import latest_run
 from webapp.deps import CountedView, ProcessDep, RequestLogDep, SettingsDep
 from webapp.process import now
 from webapp.sources import SourceNotFound, read_source
@@ -44,7 +44,8 @@ def dynamic_page(request: Request, views: CountedView, process: ProcessDep, name
         "time": moment.isoformat(timespec="milliseconds"),
         "counter": process.next_number(),
         "pid": process.pid,
-        "client": f"{client.host}:{client.port}" if client else "unknown",
+        # Behind a proxy uvicorn knows the visitor's address (X-Forwarded-For) but not the port: it says 0.
+        "client": (f"{client.host}:{client.port}" if client.port else client.host) if client else "unknown",
         "user_agent": request.headers.get("user-agent", ""),
         "scheme": request.url.scheme,
         "via": "nginx" if "x-forwarded-for" in request.headers else "direct",
@@ -76,20 +77,12 @@ def log_page(request: Request, views: CountedView, log: RequestLogDep, process: 
 
 @router.get("/bench", response_class=HTMLResponse)
 def bench_page(request: Request, views: CountedView, settings: SettingsDep) -> Response:
-    results_path = settings.bench_dir / "results.json"
-    try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        results = None
-    return render(request, "bench.html", {"results": results, "views": views, "unavailable": views.unavailable})
-
-
-@router.get("/bench/chart.svg")
-def bench_chart(settings: SettingsDep) -> FileResponse:
-    chart = settings.bench_dir / "chart.svg"
-    if not chart.is_file():
-        raise HTTPException(status_code=404, detail="No benchmark chart yet: run python -m tools.bench")
-    return FileResponse(chart, media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
+    run = latest_run(settings.bench_runs_dir, settings.bench_dir)
+    return render(
+        request,
+        "bench.html",
+        {"run": run, "results": run.results if run else None, "views": views, "unavailable": views.unavailable},
+    )
 
 
 async def _source_page(

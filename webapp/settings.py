@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from webapp.paths import BENCH_DIR, DATA_DIR, STATIC_DIR, TEMPLATES_DIR, TRANSLATIONS_DIR
+from webapp.paths import BENCH_DIR, BENCH_RUNS_DIR, DATA_DIR, STATIC_DIR, TEMPLATES_DIR, TRANSLATIONS_DIR
 
 # "no-cache" does not forbid caching: it makes the browser ask the server
 # every time, sending the ETag it has. An unchanged file then costs a 304
@@ -25,7 +25,8 @@ class Settings:
     static_dir: Path = STATIC_DIR
     templates_dir: Path = TEMPLATES_DIR
     translations_dir: Path = TRANSLATIONS_DIR
-    bench_dir: Path = BENCH_DIR  # where `python -m tools.bench` wrote its latest results
+    bench_dir: Path = BENCH_DIR  # the reference benchmark run, committed with the project
+    bench_runs_dir: Path = BENCH_RUNS_DIR  # where `python -m tools.bench` writes your own latest run
     database_url: str = DEFAULT_DATABASE_URL
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gettext
 from dataclasses import dataclass
 
 from fastapi.templating import Jinja2Templates
 from starlette.applications import Starlette
 
 from webapp.database import Database
+from webapp.i18n import Catalogues
 from webapp.process import ProcessInfo
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
@@ -21,7 +21,7 @@ class Site:
     request_log: RequestLog
     database: Database
     templates: Jinja2Templates
-    translations: dict[str, gettext.GNUTranslations]
+    catalogues: Catalogues
 
 
 def site_of(app: Starlette) -> Site:

@@ -19,7 +19,7 @@ def _language_context(request: Request) -> dict[str, Any]:
     return {
         "lang": choice.code,
         "lang_how": choice.how,
-        "translations": site_of(request.app).translations[choice.code],
+        "translations": site_of(request.app).catalogues.get(choice.code),
     }
 
 

@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.pageproblems import PageProblems
-from tests.support import LiveServer, copy_project, run_site, wait_for
+from tests.support import LiveServer, copy_project, run_site, run_stack, wait_for
 from webapp.paths import PROJECT_ROOT
 
 PAGES = ["/static/index.html", "/static/en/index.html", "/dynamic", "/compare", "/guestbook", "/log", "/bench",
@@ -52,7 +52,7 @@ def test_reload_both_shows_static_bytes_stay_and_dynamic_bytes_change(
     for _ in range(2):  # the automatic first run, then the button
         expect(page.locator("#static-side tbody tr")).to_have_count(ROUNDS)
         expect(page.locator("#dynamic-side tbody tr")).to_have_count(ROUNDS)
-        expect(page.locator("#dynamic-side .summary")).not_to_have_text("받는 중…")
+        expect(page.locator("#dynamic-side .summary")).not_to_have_text("요청하는 중…")
         assert _column(page, "static", 2) == ["200"] + ["304"] * (ROUNDS - 1)
         static_hashes = {text.split()[0] for text in _column(page, "static", 3)}
         assert len(static_hashes) == 1
@@ -157,7 +157,7 @@ def test_a_bad_guestbook_entry_comes_back_with_a_message(page: Page, live_server
     page.goto(f"{live_server.url}/guestbook")
     page.get_by_label("메시지").fill("이름 없이 보냅니다")
     page.get_by_role("button", name="남기기").click()
-    expect(page.get_by_role("alert")).to_contain_text("이름을(를) 적어 주세요.")
+    expect(page.get_by_role("alert")).to_contain_text("이름: 입력해 주세요.")
     expect(page.get_by_label("메시지")).to_have_value("이름 없이 보냅니다")
 
 
@@ -247,3 +247,80 @@ def test_browser_language_and_the_switch(chromium: Browser, live_server: LiveSer
     expect(page.locator("h1")).to_contain_text("정적 vs 동적")
     expect(page.locator("#language-choice")).to_contain_text("쿠키")
     context.close()
+
+
+def _static_changed_columns(page: Page) -> set[int]:
+    """The numbers (from 1) of the static side's columns where a cell is marked as changed."""
+    return set(
+        page.evaluate(
+            """() => [...document.querySelectorAll('#static-side td.changed')]
+                .map((cell) => cell.cellIndex + 1)"""
+        )
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 1440, 1920])
+def test_compare_shows_every_column_without_scrolling_sideways(
+    chromium: Browser, live_server: LiveServer, width: int
+) -> None:
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/compare")
+    expect(page.locator("#dynamic-side tbody tr")).to_have_count(ROUNDS)
+    hidden = page.evaluate(
+        """() => [...document.querySelectorAll('.compare .table-scroll')]
+            .map((box) => box.scrollWidth - box.clientWidth)"""
+    )
+    served_by = page.locator("#static-side th", has_text="X-Served-By").bounding_box()
+    context.close()
+    assert hidden == [0, 0], hidden
+    assert served_by is not None and served_by["x"] + served_by["width"] <= width
+
+
+def test_a_304_row_says_which_headers_it_does_not_send_instead_of_marking_a_change(
+    page: Page, live_server: LiveServer
+) -> None:
+    page.goto(f"{live_server.url}/compare?lang=en")
+    expect(page.locator("#static-side tbody tr")).to_have_count(ROUNDS)
+    assert _column(page, "static", 2) == ["200"] + ["304"] * (ROUNDS - 1)
+    for column in (4, 6):  # Content-Length and Last-Modified
+        assert _column(page, "static", column)[1:] == ["not sent with 304"] * (ROUNDS - 1)
+    assert _static_changed_columns(page) == {2}  # only the status, 200 then 304: a real change
+
+
+def test_compare_through_nginx_explains_the_weak_etag(chromium: Browser, tmp_path: Path) -> None:
+    with run_stack(tmp_path) as stack:
+        context = chromium.new_context(locale="en-US")
+        page = context.new_page()
+        page.goto(f"{stack.url}/compare?lang=en")
+        expect(page.locator("#static-side tbody tr")).to_have_count(ROUNDS)
+        expect(page.locator("#static-side .summary")).not_to_have_text("Fetching…")
+        etags = _column(page, "static", 5)
+        changed = _static_changed_columns(page)
+        summary = page.locator("#static-side .summary").inner_text()
+        context.close()
+    assert etags[0].startswith('W/"'), etags  # nginx compressed the first answer on the fly
+    assert changed <= {2}, changed  # the status may change; the ETag names the same file, weak or strong
+    assert "W/ marks a weak ETag" in summary
+
+
+@pytest.mark.parametrize("diagram", ["/static/layers.svg", "/static/en/layers.svg"])
+def test_every_label_of_the_diagram_fits_its_box(page: Page, live_server: LiveServer, diagram: str) -> None:
+    page.goto(f"{live_server.url}{diagram}")
+    overflowing = page.evaluate(
+        """() => {
+            const boxes = [...document.querySelectorAll('rect')].map((rect) => rect.getBBox());
+            const problems = [];
+            for (const text of document.querySelectorAll('text')) {
+                const label = text.getBBox();
+                const middle = {x: label.x + label.width / 2, y: label.y + label.height / 2};
+                const box = boxes.find((b) => b.x <= middle.x && middle.x <= b.x + b.width
+                                           && b.y <= middle.y && middle.y <= b.y + b.height);
+                if (box && (label.x < box.x + 4 || label.x + label.width > box.x + box.width - 4)) {
+                    problems.push(text.textContent);
+                }
+            }
+            return problems;
+        }"""
+    )
+    assert overflowing == []

@@ -1,10 +1,14 @@
-"""The lesson's flow against a real uvicorn process, started from an unrelated directory."""
+"""The lesson's flow on real uvicorn processes: the site, started elsewhere, and lesson/main.py as in the lesson."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import httpx
 
 from tests.support import LiveServer, wait_for
+from tools.processes import run_uvicorn
 from webapp.paths import PROJECT_ROOT
 
 
@@ -69,3 +73,19 @@ def test_request_log_sees_the_real_client(live_server: LiveServer) -> None:
         entry = client.get("/api/requests?limit=1").json()["requests"][0]
     assert entry["path"] == "/api/now"
     assert entry["client"].startswith("127.0.0.1:")
+
+
+def test_the_lessons_own_main_runs_as_the_lesson_runs_it(tmp_path: Path) -> None:
+    """`uvicorn main:app` from lesson/: / is 404 Not Found, /ping is pong, and the terminal shows both."""
+    lesson = PROJECT_ROOT / "lesson"
+    with run_uvicorn(app="main:app", app_dir=lesson, cwd=lesson, log_path=tmp_path / "uvicorn.log") as server:
+        root = httpx.get(f"{server.url}/")
+        ping = httpx.get(f"{server.url}/ping")
+        output = wait_for(
+            lambda: (text := server.output()) and '"GET /ping HTTP/1.1" 200 OK' in text and text,
+            seconds=5,
+            what="the access log lines",
+        )
+    assert (root.status_code, root.json()) == (404, {"detail": "Not Found"})
+    assert (ping.status_code, ping.json()) == (200, {"message": "pong"})
+    assert '"GET / HTTP/1.1" 404 Not Found' in output

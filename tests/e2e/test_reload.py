@@ -56,3 +56,25 @@ def test_editing_a_template_or_a_static_file_shows_without_restart(tmp_path: Pat
         assert client.get("/static/style.css").text.endswith("/* edited in class */\n")
         # Neither edit needed a restart: the same process answered.
         assert client.get("/api/now").json()["pid"] == pid_before
+
+
+def test_editing_a_translation_shows_without_restart(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    with (
+        run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server,
+        server.client() as client,
+    ):
+        pid_before = client.get("/api/now").json()["pid"]
+        assert "<h1>동적 페이지</h1>" in client.get("/dynamic?lang=ko").text
+
+        catalogue = project / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
+        text = catalogue.read_text(encoding="utf-8")
+        assert 'msgid "Dynamic page"\nmsgstr "동적 페이지"' in text
+        catalogue.write_text(text.replace('msgstr "동적 페이지"', 'msgstr "수업 중에 고친 제목"'), encoding="utf-8")
+
+        wait_for(
+            lambda: "<h1>수업 중에 고친 제목</h1>" in client.get("/dynamic?lang=ko").text,
+            seconds=RELOAD_SECONDS,
+            what="the translation edit to show",
+        )
+        assert client.get("/api/now").json()["pid"] == pid_before  # no restart

@@ -67,6 +67,15 @@ def test_dynamic_requests_are_spread_over_both_workers(stack: RunningStack) -> N
     assert served_by == {f"uvicorn pid {pid}" for pid in stack.worker_pids()}
 
 
+def test_nginx_sends_the_home_address_to_the_static_page_with_the_sites_headers(stack: RunningStack) -> None:
+    response = httpx.get(f"{stack.url}/")
+    assert response.status_code == 307
+    assert response.headers["location"] == f"{stack.url}/static/index.html"
+    assert response.headers["x-served-by"] == "nginx"
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value, name
+
+
 def test_dynamic_page_through_nginx_says_so(stack: RunningStack) -> None:
     page = httpx.get(f"{stack.url}/dynamic").text
     assert "nginx → uvicorn (http)" in page
@@ -89,7 +98,11 @@ def test_plain_http_also_shows_the_real_client_address(stack: RunningStack) -> N
     transport = httpx.HTTPTransport(local_address="127.0.0.3")
     with httpx.Client(base_url=stack.url, transport=transport) as client:
         seen = client.get("/api/inspect").json()
+        page = client.get("/dynamic?lang=en").text
     assert (seen["scheme"], seen["client"]["host"]) == ("http", "127.0.0.3")
+    # uvicorn learns the address from nginx but not the port; the page says so instead of showing ":0".
+    assert '<td id="client">127.0.0.3</td>' in page
+    assert "nginx does not pass on your port" in page
 
 
 def test_a_killed_worker_does_not_take_the_site_down(tmp_path: Path) -> None:
@@ -144,6 +157,11 @@ def test_static_files_survive_every_worker_down(tmp_path: Path) -> None:
         static = httpx.get(f"{stack.url}/static/index.html")
         assert static.status_code == 200
         assert static.headers["x-served-by"] == "nginx"
+        # The address people type still leads to the home page: nginx answers it itself.
+        home = httpx.get(f"{stack.url}/", follow_redirects=True)
+        assert (home.status_code, home.content) == (200, static.content)
+        assert [r.headers["x-served-by"] for r in [*home.history, home]] == ["nginx", "nginx"]
+        assert httpx.get(f"{stack.url}/favicon.ico", follow_redirects=True).status_code == 200
         assert httpx.get(f"{stack.url}/api/now").status_code == 502
 
 
@@ -184,5 +202,6 @@ def test_missing_nginx_is_one_clear_sentence(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == "Cannot start the stack: " + (
-        "nginx is not installed. Install it with: sudo apt-get install nginx (Debian, Ubuntu)"
+        "nginx is not installed. Install it with: sudo apt-get install nginx (Debian, Ubuntu, WSL) "
+        "or brew install nginx (macOS)"
     )

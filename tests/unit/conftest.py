@@ -19,13 +19,18 @@ from webapp.settings import Settings
 
 @pytest.fixture
 def site_settings(tmp_path: Path) -> Settings:
-    """Settings over a private copy of static/ and templates/ (free to edit in a test) and a fresh SQLite file."""
+    """Settings over a private copy of static/ and templates/ (free to edit in a test), a fresh SQLite file
+    and no benchmark run of this machine's."""
     static_dir = tmp_path / "site" / "static"
     templates_dir = tmp_path / "site" / "templates"
     shutil.copytree(STATIC_DIR, static_dir)
     shutil.copytree(TEMPLATES_DIR, templates_dir)
     database_url = f"sqlite:///{tmp_path / 'data' / 'site.db'}"
-    return Settings(static_dir=static_dir, templates_dir=templates_dir, database_url=database_url)
+    # No benchmark run of your own: the page shows the committed reference run, whatever this machine ran.
+    bench_runs_dir = tmp_path / "bench-runs"
+    return Settings(
+        static_dir=static_dir, templates_dir=templates_dir, database_url=database_url, bench_runs_dir=bench_runs_dir
+    )
 
 
 class MakeClient(Protocol):

@@ -126,15 +126,15 @@ def test_form_post_redirects_and_the_entry_shows(db_client: TestClient) -> None:
 def test_bad_form_comes_back_with_a_message_and_what_was_typed(db_client: TestClient) -> None:
     response = db_client.post("/guestbook", content="name=&message=%3Cb%3Ekept%3C%2Fb%3E", headers=FORM)
     assert response.status_code == 422
-    assert "이름을(를) 적어 주세요." in response.text
+    assert "이름: 입력해 주세요." in response.text
     assert "&lt;b&gt;kept&lt;/b&gt;</textarea>" in response.text
     assert _entries(db_client) == []
 
 
 FORM_MESSAGES = {
-    "must not be empty": "을(를) 적어 주세요.",
-    "must be at most": "자까지 쓸 수 있습니다",
-    "must not contain control characters": "제어 문자를 쓸 수 없습니다.",
+    "must not be empty": ": 입력해 주세요.",
+    "must be at most": "자까지 입력할 수 있습니다",
+    "must not contain control characters": ": 제어 문자는 입력할 수 없습니다.",
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
-from webapp.i18n import LANGUAGES, parse_accept_language
+from webapp.i18n import LANGUAGES, Catalogues, format_datetime_for, parse_accept_language
 from webapp.paths import PROJECT_ROOT
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -121,3 +123,40 @@ def test_static_home_exists_once_per_language_and_links_across(client: TestClien
     # The static pages cannot choose, so their links ask the dynamic pages for their own language.
     assert 'href="../../dynamic?lang=en"' in english
     assert 'href="../dynamic?lang=ko"' in korean
+
+
+def test_an_edited_catalogue_is_read_again_and_an_unchanged_one_is_not(tmp_path: Path) -> None:
+    translations = tmp_path / "translations"
+    shutil.copytree(PROJECT_ROOT / "translations", translations)
+    catalogues = Catalogues(translations)
+    first = catalogues.get("ko")
+    assert catalogues.get("ko") is first  # nothing changed: the compiled catalogue is reused
+    assert first.gettext("Dynamic page") == "동적 페이지"
+
+    po = translations / "ko" / "LC_MESSAGES" / "messages.po"
+    po.write_text(
+        po.read_text(encoding="utf-8").replace('msgstr "동적 페이지"', 'msgstr "고친 제목"'), encoding="utf-8"
+    )
+    assert catalogues.get("ko").gettext("Dynamic page") == "고친 제목"
+    assert catalogues.get("en").gettext("Dynamic page") == "Dynamic page"
+
+
+def test_a_missing_catalogue_fails_at_start_up(tmp_path: Path) -> None:
+    shutil.copytree(PROJECT_ROOT / "translations", tmp_path / "translations")
+    (tmp_path / "translations" / "en" / "LC_MESSAGES" / "messages.po").unlink()
+    with pytest.raises(RuntimeError, match="Missing translation catalogue"):
+        Catalogues(tmp_path / "translations")
+
+
+@pytest.mark.parametrize(
+    ("hour", "format", "korean"),
+    [
+        (14, "short", "2026년 11월 28일 오후 2시 5분"),
+        (9, "medium", "2026년 11월 28일 오전 9시 5분 7초"),
+        (14, "long", "2026년 11월 28일 오후 2시 5분 7초 UTC"),
+    ],
+)
+def test_korean_times_read_ohu_and_ojeon_never_am_pm(hour: int, format: str, korean: str) -> None:
+    moment = datetime(2026, 11, 28, hour, 5, 7, tzinfo=UTC)
+    assert format_datetime_for(moment, format, "ko") == korean
+    assert format_datetime_for(moment, format, "en").endswith(("PM", "AM", "UTC"))

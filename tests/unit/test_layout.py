@@ -1,4 +1,4 @@
-"""The project's shape: webapp/ is only the site, imports run tests -> tools -> webapp, the README's map is true."""
+"""The project's shape: webapp/ is only the site, imports run tests -> tools -> webapp, the layout map is true."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def test_the_site_loads_no_tool_when_uvicorn_imports_it() -> None:
     ).stdout.split()
     ours = sorted(name for name in loaded if name.split(".")[0] in PACKAGES)
     assert [name for name in ours if not name.startswith("webapp")] == []
-    assert not [name for name in ours if re.search(r"stack|bench|screenshot|browser|nginx", name)]
+    tool_names = {path.stem for path in _python_files("tools")} - {"__init__"}
+    assert not [name for name in ours if name.rsplit(".", 1)[-1] in tool_names]
 
 
 def test_the_lessons_pong_is_written_in_one_place_in_the_site() -> None:
@@ -88,11 +89,14 @@ def test_the_nginx_configuration_is_written_once_in_one_family_of_templates() ->
     assert _files_containing("proxy_pass", "webapp", "tools") == ["tools/nginx_conf/site.conf.j2"]
 
 
-def _readme_layout() -> str:
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"^## Layout\n.*?^```\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
-    assert match, "the README has no Layout section with a map in a code block"
-    return match.group(1)
+LAYOUT_GUIDES = ["docs/development.en.md", "docs/development.md"]
+
+
+def _layout_map(guide: str) -> str:
+    text = (PROJECT_ROOT / guide).read_text(encoding="utf-8")
+    match = re.search(r"^## (Layout|구조)\n.*?^```\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert match, f"{guide} has no Layout section with a map in a code block"
+    return match.group(2)
 
 
 def _ignored_names() -> set[str]:
@@ -100,23 +104,68 @@ def _ignored_names() -> set[str]:
     return {line.strip().strip("/") for line in lines if line.strip() and not line.startswith("#")}
 
 
-def test_the_readme_map_names_every_top_level_folder() -> None:
-    listed = {line.split()[0].rstrip("/") for line in _readme_layout().splitlines() if re.match(r"^\S+/\s", line)}
+@pytest.mark.parametrize("guide", LAYOUT_GUIDES)
+def test_the_map_names_every_top_level_folder(guide: str) -> None:
+    listed = {line.split()[0].rstrip("/") for line in _layout_map(guide).splitlines() if re.match(r"^\S+/\s", line)}
     folders = {
         path.name
         for path in PROJECT_ROOT.iterdir()
         if path.is_dir() and not path.name.startswith(".") and path.name not in _ignored_names()
     }
-    assert folders <= listed, f"missing from the README's map: {sorted(folders - listed)}"
-    assert listed <= folders | {".ci"}, f"in the README's map but not in the tree: {sorted(listed - folders)}"
+    assert folders <= listed, f"missing from {guide}'s map: {sorted(folders - listed)}"
+    assert listed <= folders | {".ci", ".run"}, f"in {guide}'s map but not in the tree: {sorted(listed - folders)}"
 
 
+@pytest.mark.parametrize("guide", LAYOUT_GUIDES)
 @pytest.mark.parametrize("package", ["webapp", "tools"])
-def test_the_readme_map_names_every_module(package: str) -> None:
-    layout = _readme_layout()
+def test_the_map_names_every_module(guide: str, package: str) -> None:
+    layout = _layout_map(guide)
     section = re.search(rf"^{package}/.*?(?=^\S)", layout + "END\n", re.MULTILINE | re.DOTALL)
-    assert section, f"the README's map has no {package}/ entry"
+    assert section, f"{guide}'s map has no {package}/ entry"
     listed = set(re.findall(r"^\s+(\S+\.py)\b", section.group(0), re.MULTILINE))
     modules = {path.name for path in (PROJECT_ROOT / package).glob("*.py") if path.name != "__init__.py"}
-    assert modules <= listed, f"{package}/ modules missing from the README's map: {sorted(modules - listed)}"
-    assert listed <= modules, f"in the README's map but not in {package}/: {sorted(listed - modules)}"
+    assert modules <= listed, f"{package}/ modules missing from {guide}'s map: {sorted(modules - listed)}"
+    assert listed <= modules, f"in {guide}'s map but not in {package}/: {sorted(listed - modules)}"
+
+
+# Modules Windows does not have; the site must start without any of them.
+POSIX_ONLY_MODULES = ["fcntl", "termios", "pwd", "grp", "resource", "pty", "tty", "syslog", "crypt"]
+POSIX_ONLY_CALLS = re.compile(
+    r"\bos\.(killpg|fork|setsid|geteuid|getuid|getpgid)\b|\bsignal\.SIG(KILL|QUIT|HUP|USR1|USR2)\b"
+)
+
+
+def test_the_site_starts_without_any_posix_only_module() -> None:
+    """As on Windows: importing any of them fails, and the site still builds and answers."""
+    script = f"""
+import importlib.abc, sys
+class WindowsHasNone(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in {POSIX_ONLY_MODULES!r}:
+            raise ImportError(name + " is not on Windows")
+sys.meta_path.insert(0, WindowsHasNone())
+for name in {POSIX_ONLY_MODULES!r}:
+    sys.modules.pop(name, None)
+from fastapi.testclient import TestClient
+from webapp.main import create_app
+from webapp.settings import Settings
+with TestClient(create_app(Settings(database_url="sqlite://"))) as client:
+    assert client.get("/ping").json() == {{"message": "pong"}}
+    assert client.get("/dynamic").status_code == 200
+    assert client.get("/static/index.html").status_code == 200
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_site_calls_nothing_posix_only() -> None:
+    calls = [
+        f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}"
+        for path in _python_files("webapp")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if POSIX_ONLY_CALLS.search(line)
+    ]
+    assert calls == []

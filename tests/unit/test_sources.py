@@ -44,7 +44,7 @@ def test_template_source_shows_the_latest_render_values(client: TestClient) -> N
 
 def test_template_source_before_any_render_says_so(client: TestClient) -> None:
     page = client.get("/source/templates/dynamic.html").text
-    assert "아직 이 템플릿을 그린 적이 없습니다" in page
+    assert "아직 이 템플릿을 렌더링한 적이 없습니다" in page
 
 
 def test_missing_source_answers_404_with_a_sentence(client: TestClient) -> None:

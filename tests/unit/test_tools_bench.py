@@ -1,17 +1,17 @@
-"""The benchmark's parsing and chart, and the /bench page that shows its results."""
+"""The benchmark's parsing and its command line, and the /bench page that shows its results."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.unit.conftest import MakeClient
-from tools.bench import CASES, TARGETS, parse_wrk, write_results
-from tools.bench_chart import render_chart
-
-SVG = "{http://www.w3.org/2000/svg}"
+from tools.bench import CASES, TARGETS, parse_args, parse_wrk, write_results
+from webapp.paths import BENCH_DIR, BENCH_RUNS_DIR
 
 # What wrk 4.1 prints with --latency (trimmed of the distribution lines we do not read).
 WRK_OUTPUT = """\
@@ -47,20 +47,24 @@ def test_parse_wrk_refuses_output_without_figures() -> None:
         parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
 
 
-def _results(label_of_first: str = "bare ASGI app") -> dict:
+def _results(*, quick: bool = False, cpu: str = "test cpu") -> dict[str, Any]:
+    """Results as tools.bench writes them; static_nginx is 4x static_uvicorn."""
+    rates = {case.name: 1000.0 * (index + 1) for index, case in enumerate(CASES)}
+    rates["static_uvicorn"], rates["static_nginx"] = 1000.0, 4000.0
     rows = [
-        {**case.__dict__, "label": label_of_first if i == 0 else case.label, "url": "http://127.0.0.1/",
-         "requests_per_second": 1000.0 * (i + 1), "latency_p50_ms": 1.0, "latency_p99_ms": 2.0,
-         "errors": 0, "ratio": 1.0, "runs": [1000.0 * (i + 1)]}
-        for i, case in enumerate(CASES)
+        {**case.__dict__, "url": "http://127.0.0.1/", "requests_per_second": rates[case.name],
+         "latency_p50_ms": 1.0, "latency_p99_ms": 2.0, "errors": 0, "ratio": 1.0, "runs": [rates[case.name]]}
+        for case in CASES
     ]  # fmt: skip
     return {
         "date": "2026-11-28T10:00:00+00:00",
+        "quick": quick,
         "machine": {
-            "cpus": 2, "cpu_model": "test cpu", "platform": "Linux", "python": "3.11", "nginx": "1.22", "wrk": "4.1",
+            "cpus": 2, "cpu_model": cpu, "platform": "Linux", "python": "3.11", "nginx": "1.22", "wrk": "4.1",
         },
         "settings": {
-            "seconds_per_row": 5, "warmup_seconds": 1, "wrk_threads": 2, "wrk_connections": 32, "stack_workers": 2,
+            "seconds_per_row": 1 if quick else 5, "warmup_seconds": 0 if quick else 1, "wrk_threads": 2,
+            "wrk_connections": 32, "stack_workers": 2,
         },
         "command": "python -m tools.bench",
         "wrk_commands": ["wrk -t2 -c32 -d5s --latency http://127.0.0.1/"],
@@ -70,29 +74,81 @@ def _results(label_of_first: str = "bare ASGI app") -> dict:
     }  # fmt: skip
 
 
-def test_chart_has_one_bar_per_row_scaled_to_the_fastest() -> None:
-    svg = ElementTree.fromstring(render_chart(_results("<b>escaped</b> & fine")))
-    bars = [rect for rect in svg.iter(f"{SVG}rect") if rect.get("height") == "22"]
-    assert len(bars) == len(CASES)
-    widths = [float(bar.get("width")) for bar in bars]
-    assert widths == sorted(widths)  # the fake rates grow row by row
-    assert "<b>escaped</b> & fine" in [text.text for text in svg.iter(f"{SVG}text")]
+def _bench_client(make_client: MakeClient, tmp_path: Path) -> TestClient:
+    return make_client(bench_runs_dir=tmp_path / "runs", bench_dir=tmp_path / "reference")
 
 
-def test_bench_page_shows_the_latest_results(make_client: MakeClient, tmp_path: Path) -> None:
-    write_results(_results("<script>x</script>"), tmp_path / "bench")
-    client = make_client(bench_dir=tmp_path / "bench")
-    page = client.get("/bench").text
+def test_runs_go_to_an_ignored_folder_and_only_publish_writes_the_reference() -> None:
+    assert parse_args([]).output == BENCH_RUNS_DIR
+    assert parse_args(["--publish"]).output == BENCH_DIR
+    assert ".run/" in (BENCH_DIR.parent.parent / ".gitignore").read_text().split()
+    assert BENCH_RUNS_DIR.is_relative_to(BENCH_DIR.parent.parent / ".run")
+
+
+def test_a_quick_run_cannot_be_published(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--quick", "--publish"])
+    assert "a --quick run is too rough to publish" in capsys.readouterr().err
+
+
+def test_bench_page_shows_the_reference_run_until_you_have_your_own(make_client: MakeClient, tmp_path: Path) -> None:
+    write_results(_results(cpu="reference cpu"), tmp_path / "reference")
+    client = _bench_client(make_client, tmp_path)
+    page = client.get("/bench?lang=en").text
+    assert "reference cpu" in page
+    assert "These are the reference results that come with the project" in page
+    assert "<code>.venv/bin/python -m tools.bench</code>" in page
+
+    write_results(_results(cpu="my cpu", quick=True), tmp_path / "runs")
+    page = client.get("/bench?lang=en").text
+    assert "my cpu" in page and "reference cpu" not in page
+    assert "These are the results of your own latest run" in page
+    assert 'id="bench-quick"' in page
+
+
+def test_bench_page_opens_with_what_was_found(make_client: MakeClient, tmp_path: Path) -> None:
+    write_results(_results(), tmp_path / "reference")
+    client = _bench_client(make_client, tmp_path)
+    english = client.get("/bench?lang=en").text
+    assert "nginx sent the static page <strong>4 times</strong> as fast as uvicorn" in english
+    assert 'id="bench-quick"' not in english
+    korean = client.get("/bench?lang=ko").text
+    assert "<strong>4배</strong>" in korean
+
+
+def test_the_chart_has_a_bar_per_case_drawn_to_scale_in_the_pages_language(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    write_results(_results(), tmp_path / "reference")
+    client = _bench_client(make_client, tmp_path)
+    for language, label in (
+        ("en", "static page via uvicorn (StaticFiles)"),
+        ("ko", "uvicorn이 보내는 정적 페이지 (StaticFiles)"),
+    ):
+        page = client.get(f"/bench?lang={language}").text
+        bars = re.findall(r'<rect class="bar bar-(nginx|uvicorn)" x="380" y="\d+" width="([\d.]+)"', page)
+        assert len(bars) == len(CASES)
+        widths = {case.name: float(width) for case, (_, width) in zip(CASES, bars, strict=True)}
+        assert widths["static_nginx"] == pytest.approx(4 * widths["static_uvicorn"], rel=0.01)
+        assert f">{label}</text>" in page
+
+
+def test_the_korean_bench_page_has_no_english_case_or_claim(make_client: MakeClient, tmp_path: Path) -> None:
+    write_results(_results(), tmp_path / "reference")
+    page = _bench_client(make_client, tmp_path).get("/bench?lang=ko").text
+    for english in [case.label for case in CASES] + [target.claim for target in TARGETS]:
+        assert english not in page, english
+    assert "2026년 11월 28일" in page
+    assert "python_ceiling" not in page  # the baseline is named in words, not by its id
+
+
+def test_bench_page_escapes_what_the_results_file_says(make_client: MakeClient, tmp_path: Path) -> None:
+    write_results(_results(cpu="<script>x</script>"), tmp_path / "reference")
+    page = _bench_client(make_client, tmp_path).get("/bench").text
     assert "&lt;script&gt;x&lt;/script&gt;" in page
-    assert "test cpu" in page
-    assert "6.5 µs" in page
-    assert "static through nginx vs through uvicorn" in page
-    chart = client.get("/bench/chart.svg")
-    assert chart.status_code == 200
-    assert chart.headers["content-type"] == "image/svg+xml"
+    assert "<script>x" not in page
 
 
 def test_bench_page_without_results_says_how_to_make_them(make_client: MakeClient, tmp_path: Path) -> None:
-    client = make_client(bench_dir=tmp_path / "empty")
-    assert "python -m tools.bench" in client.get("/bench").text
-    assert client.get("/bench/chart.svg").status_code == 404
+    page = _bench_client(make_client, tmp_path).get("/bench?lang=en").text
+    assert "Nothing has been measured yet. Run <code>.venv/bin/python -m tools.bench</code>" in page
