@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -135,7 +136,7 @@ def test_every_acknowledged_post_survives_a_kill(tmp_path: Path, database_url: s
     assert set(accepted) <= set(stored)
     assert len(stored) == len(set(stored))
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        with closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,26 @@ def test_an_edited_template_shows_on_the_next_request(client: TestClient, site_s
     later = os.stat(template).st_mtime + 2  # a later second, as a real edit would be
     os.utime(template, (later, later))
     assert "edited in class" in client.get("/compare").text
+
+
+PAGES = ["/dynamic", "/compare", "/guestbook", "/log", "/bench", "/source/templates/dynamic.html", "/docs"]
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_every_page_describes_itself_in_its_language(client: TestClient, language: str) -> None:
+    descriptions = []
+    for path in PAGES:
+        match = re.search(r'<meta name="description" content="([^"]+)">', client.get(f"{path}?lang={language}").text)
+        assert match, path
+        descriptions.append(match.group(1))
+    assert len(set(descriptions)) == len(PAGES)  # one of its own per page
+    assert all(bool(re.search(r"[\uac00-\ud7a3]", text)) == (language == "ko") for text in descriptions)
+
+
+def test_every_page_points_to_itself_in_both_languages_by_full_address(client: TestClient) -> None:
+    page = client.get("/dynamic?name=x").text
+    alternates = dict(re.findall(r'<link rel="alternate" hreflang="(\w+)" href="([^"]+)">', page))
+    assert alternates == {
+        "ko": "http://testserver/dynamic?name=x&amp;lang=ko",
+        "en": "http://testserver/dynamic?name=x&amp;lang=en",
+    }
