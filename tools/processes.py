@@ -66,6 +66,19 @@ def free_port() -> int:
         return port
 
 
+def require_free(port: int, option: str) -> None:
+    """Raise ProgramError, saying what to do, when another program listens on HOST:port."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port just left in TIME_WAIT is free
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            raise ProgramError(
+                f"port {port} on {HOST} is in use by another program: stop it, or choose another port "
+                f"with {option} {port + 1}"
+            ) from None
+
+
 def uvicorn_command(port: int, *extra_args: str, app: str = SITE_APP, app_dir: Path = PROJECT_ROOT) -> list[str]:
     """The command that serves `app` on HOST:port with this Python's uvicorn, from any working directory."""
     return [

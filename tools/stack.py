@@ -31,6 +31,7 @@ from tools.processes import (
     free_port,
     install_hint,
     posix_only,
+    require_free,
     spawn,
     stop_process,
     uvicorn_command,
@@ -144,6 +145,8 @@ class Stack:
 
     def start(self) -> None:
         nginx_path = nginx.nginx_program(self.nginx)
+        require_free(self.http_port, "--http-port")
+        require_free(self.https_port, "--https-port")
         certificate, key = ensure_certificate(self.run_dir / "tls")
 
         self._workers = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import RunningStack, is_running, run_stack, wait_for
+from tests.support import RunningStack, is_running, require_program, run_stack, wait_for
 from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT
 from webapp.static import nginx_etag
@@ -205,3 +206,25 @@ def test_missing_nginx_is_one_clear_sentence(tmp_path: Path) -> None:
         "nginx is not installed. Install it with: sudo apt-get install nginx (Debian, Ubuntu, WSL) "
         "or brew install nginx (macOS)"
     )
+
+
+def test_a_busy_port_is_one_clear_sentence_and_nothing_is_left_running(tmp_path: Path) -> None:
+    require_program("nginx")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "tools.stack", "--run-dir", str(tmp_path), "--http-port", str(port)],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Cannot start the stack: port {port} on 127.0.0.1 is in use by another program: stop it, "
+        f"or choose another port with --http-port {port + 1}"
+    )
+    assert not (tmp_path / "stack.json").exists()
+    assert "worker" not in result.stdout
