@@ -40,10 +40,13 @@ def main(arguments):
         say(
             "이 파이썬은 %s 버전입니다. 이 사이트에는 3.11 이상이 필요합니다. "
             "python.org에서 받거나, macOS는 brew install python@3.13, Windows는 winget install Python.Python.3.13, "
-            "Debian과 Ubuntu는 sudo apt install python3 python3-venv로 설치한 뒤 다시 실행해 주세요." % found,
+            "Debian과 Ubuntu는 sudo apt install python3 python3-venv로 설치한 뒤 다시 실행해 주세요. "
+            "Ubuntu 22.04는 sudo apt install python3.11 python3.11-venv로 설치하고 python3.11 install.py로 "
+            "실행해 주세요." % found,
             "This is Python %s; the site needs 3.11 or newer. Get one from python.org "
             "(macOS: brew install python@3.13, Windows: winget install Python.Python.3.13, "
-            "Debian and Ubuntu: sudo apt install python3 python3-venv) and run this again." % found,
+            "Debian and Ubuntu: sudo apt install python3 python3-venv; Ubuntu 22.04: sudo apt install python3.11 "
+            "python3.11-venv, then python3.11 install.py) and run this again." % found,
         )
         return 1
     if version not in TESTED:
