@@ -41,7 +41,7 @@ from tools.processes import (
     find_program,
     free_port,
     install_hint,
-    posix_only,
+    refused_on_windows,
     run_uvicorn,
     stop_process,
 )
@@ -393,8 +393,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if refusal := posix_only("python -m tools.bench"):
-        print(refusal, file=sys.stderr)
+    if refused_on_windows("python -m tools.bench"):
         return 1
     print(f"Measuring {len(CASES)} cases, {args.duration:g} s each, on {HOST} ...", flush=True)
     try:

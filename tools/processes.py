@@ -42,14 +42,16 @@ def install_hint(program: str) -> str:
     )
 
 
-def posix_only(command: str) -> str | None:
-    """On Windows, the sentence that `command` needs another system; elsewhere None."""
+def refused_on_windows(command: str) -> bool:
+    """On Windows, say in one sentence that `command` needs another system, and return True."""
     if os.name != "nt":
-        return None
-    return (
+        return False
+    print(
         f"{command} needs Linux, macOS or WSL (Windows Subsystem for Linux): it runs nginx and stops "
-        "processes with signals, which Windows does not have. The site itself runs on Windows."
+        "processes with signals, which Windows does not have. The site itself runs on Windows.",
+        file=sys.stderr,
     )
+    return True
 
 
 def find_program(name: str) -> str | None:

@@ -18,7 +18,7 @@ import httpx
 from playwright.sync_api import Browser, ViewportSize, expect
 
 from tools.browser import CHROMIUM_MISSING, launch_chromium
-from tools.processes import posix_only, run_uvicorn
+from tools.processes import refused_on_windows, run_uvicorn
 from webapp.paths import GENERATED_DIR, PROJECT_ROOT
 
 DEFAULT_OUTPUT = GENERATED_DIR / "screenshots"
@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"folder for the PNGs ({DEFAULT_OUTPUT})")
     args = parser.parse_args(argv)
-    if refusal := posix_only("python -m tools.screenshots"):
-        print(refusal, file=sys.stderr)
+    if refused_on_windows("python -m tools.screenshots"):
         return 1
     if shutil.which("chromium") is None:
         print(f"Cannot take screenshots: {CHROMIUM_MISSING}", file=sys.stderr)

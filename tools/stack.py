@@ -30,7 +30,7 @@ from tools.processes import (
     find_program,
     free_port,
     install_hint,
-    posix_only,
+    refused_on_windows,
     require_free,
     spawn,
     stop_process,
@@ -261,8 +261,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if refusal := posix_only("python -m tools.stack"):
-        print(refusal, file=sys.stderr)
+    if refused_on_windows("python -m tools.stack"):
         return 1
     run_dir: Path = args.run_dir.resolve()
     if args.print_config:

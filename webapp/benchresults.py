@@ -29,7 +29,6 @@ class Bar:
 class BenchRun:
     results: dict[str, Any]
     source: Source
-    path: Path
 
     @property
     def quick(self) -> bool:
@@ -71,5 +70,5 @@ def latest_run(own_runs_dir: Path, reference_dir: Path) -> BenchRun | None:
         except (OSError, ValueError):
             continue
         if isinstance(results, dict) and results.get("rows"):
-            return BenchRun(results, source, path)
+            return BenchRun(results, source)
     return None

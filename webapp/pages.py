@@ -81,7 +81,7 @@ def bench_page(request: Request, views: CountedView, settings: SettingsDep) -> R
     return render(
         request,
         "bench.html",
-        {"run": run, "results": run.results if run else None, "views": views, "unavailable": views.unavailable},
+        {"run": run, "views": views, "unavailable": views.unavailable},
     )
 
 
