@@ -5,39 +5,48 @@ Runs `uvicorn --reload` the way the README says, on a copy of the project.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support import copy_project, run_site, wait_for
+from tests.support import LiveServer, copy_project, run_site, wait_for
 
 RELOAD_SECONDS = 15
 
 
-def test_editing_ping_shows_on_the_next_request(tmp_path: Path) -> None:
-    project = copy_project(tmp_path / "project")
-    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server:
-        assert httpx.get(f"{server.url}/ping").json() == {"message": "pong"}
-
-        main = project / "webapp" / "main.py"
-        edited = main.read_text().replace('return {"message": "pong"}', 'return {"message": "Hello"}')
-        assert edited != main.read_text(), "the lesson's return value is not where the README says"
-        main.write_text(edited)
-
-        wait_for(
-            lambda: httpx.get(f"{server.url}/ping", timeout=2).json() == {"message": "Hello"},
-            seconds=RELOAD_SECONDS,
-            what=f"/ping to answer Hello after the edit; server output:\n{server.output()}",
-        )
-        assert "Reloading" in server.output() or "WatchFiles detected changes" in server.output()
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project, free to edit."""
+    return copy_project(tmp_path / "project")
 
 
-def test_editing_a_template_or_a_static_file_shows_without_restart(tmp_path: Path) -> None:
-    project = copy_project(tmp_path / "project")
-    with (
-        run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server,
-        server.client() as client,
-    ):
+@pytest.fixture
+def server(project: Path) -> Iterator[LiveServer]:
+    """`uvicorn --reload` on the copy, started from it as the README says."""
+    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as running:
+        yield running
+
+
+def test_editing_ping_shows_on_the_next_request(project: Path, server: LiveServer) -> None:
+    assert httpx.get(f"{server.url}/ping").json() == {"message": "pong"}
+
+    main = project / "webapp" / "main.py"
+    edited = main.read_text().replace('return {"message": "pong"}', 'return {"message": "Hello"}')
+    assert edited != main.read_text(), "the lesson's return value is not where the README says"
+    main.write_text(edited)
+
+    wait_for(
+        lambda: httpx.get(f"{server.url}/ping", timeout=2).json() == {"message": "Hello"},
+        seconds=RELOAD_SECONDS,
+        what=f"/ping to answer Hello after the edit; server output:\n{server.output()}",
+    )
+    assert "Reloading" in server.output() or "WatchFiles detected changes" in server.output()
+
+
+def test_editing_a_template_or_a_static_file_shows_without_restart(project: Path, server: LiveServer) -> None:
+    with server.client() as client:
         pid_before = client.get("/api/now").json()["pid"]
         assert "수업 중에 고친 줄" not in client.get("/dynamic").text
 
@@ -58,12 +67,8 @@ def test_editing_a_template_or_a_static_file_shows_without_restart(tmp_path: Pat
         assert client.get("/api/now").json()["pid"] == pid_before
 
 
-def test_editing_a_translation_shows_without_restart(tmp_path: Path) -> None:
-    project = copy_project(tmp_path / "project")
-    with (
-        run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server,
-        server.client() as client,
-    ):
+def test_editing_a_translation_shows_without_restart(project: Path, server: LiveServer) -> None:
+    with server.client() as client:
         pid_before = client.get("/api/now").json()["pid"]
         assert "<h1>동적 페이지</h1>" in client.get("/dynamic?lang=ko").text
 
