@@ -27,7 +27,8 @@ const COLUMNS = [
 const SHORTEN = {
   etag: (value) => (value.length > 10 ? value.slice(0, 8) + "…\"" : value),
   lastModified: (value) => value.replace(/^\w+, (\d+ \w+) \d+ ([\d:]+) GMT$/, "$1 $2"),
-  serverTiming: (value) => value.replace(/^render;dur=([\d.]+).*$/, "render $1 ms"),
+  // "db;dur=0.21;desc=…, render;dur=1.30;desc=…" becomes "db 0.21 ms, render 1.30 ms".
+  serverTiming: (value) => value.split(",").map((entry) => entry.trim().replace(/^([\w-]+);dur=([\d.]+).*$/, "$1 $2 ms")).join(", "),
   servedBy: (value) => value.replace("uvicorn pid ", "pid "),
 };
 // The round number and the time always differ; highlighting them would be noise.

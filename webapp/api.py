@@ -106,6 +106,6 @@ async def recent_requests(
 
 
 @router.get("/views", responses=DATABASE_UNAVAILABLE_RESPONSE)
-def page_views(database: DatabaseDep) -> Views:
+async def page_views(database: DatabaseDep) -> Views:
     """How often each dynamic page was viewed, as stored in the database (all processes, all restarts)."""
-    return Views(views=database.view_totals())
+    return Views(views=await database.view_totals())

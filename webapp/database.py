@@ -1,32 +1,52 @@
 """The database behind the dynamic side: page views and the guestbook.
 
 SQLite by default (a file under data/, in WAL mode); DATABASE_URL selects
-another database, PostgreSQL included. Every failure to reach the database
-becomes DatabaseUnavailable, so pages can say so instead of answering 500.
+another database, PostgreSQL included. Handlers await its methods. Each runs on
+the database's own threads (webapp/lanes.py) and either answers or raises
+DatabaseUnavailable within DEADLINE_SECONDS: a stalled database never stalls a
+page that does not use it, and a page that does use it says so in seconds.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, func
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, PoolProxiedConnection, event, func, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
+from webapp.lanes import Call, Lane, LaneTimeout
+
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAME_MAX_LENGTH = 40
 MESSAGE_MAX_LENGTH = 500
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-CONNECT_TIMEOUT_SECONDS = 3
+
+# How long anything here may wait, in seconds. The deadline covers a call's wait
+# for a thread too, and every wait inside it is shorter, so a call normally
+# fails on its own before the deadline: the deadline is for a server that has
+# stopped answering altogether (paused, or its machine gone).
+DEADLINE_SECONDS = 2.0
+SQLITE_BUSY_TIMEOUT_SECONDS = 1.0  # a write lock another program holds: a backup, an sqlite3 shell
+CONNECT_TIMEOUT_SECONDS = 2  # PostgreSQL: the smallest libpq allows
+STATEMENT_TIMEOUT_MS = 1500  # PostgreSQL: one statement, row locks included
+POOL_WAIT_SECONDS = 1.0  # for a free connection in SQLAlchemy's pool
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
+TCP_USER_TIMEOUT_MS = 3000  # unacknowledged data: a server whose machine is gone
+
+READ_THREADS = 4
+# SQLite takes one writer at a time: one thread is this process's write queue, and
+# its writers never sleep in SQLite's busy handler because of each other.
+SQLITE_WRITE_THREADS = 1
+POSTGRESQL_WRITE_THREADS = 4
+MAX_WAITING_CALLS = 1000  # per lane: beyond this, a call fails at once (each waits DEADLINE_SECONDS at most)
 
 
 def utc_now() -> datetime:
@@ -55,17 +75,65 @@ class Database:
         self.engine = _create_engine(url)
         self._tables_ready = False
         self._tables_lock = threading.Lock()
-        # SQLite takes one writer at a time, and a writer that finds the file
-        # locked sleeps in growing steps before it tries again: under load that
-        # makes seconds-long tails. Queueing this process's writers here instead
-        # leaves SQLite's wait for the rare writer from another process.
-        self._write_lock: AbstractContextManager[object] = threading.Lock() if self.kind == "sqlite" else nullcontext()
+        sqlite = self.kind == "sqlite"
+        write_threads = SQLITE_WRITE_THREADS if sqlite else POSTGRESQL_WRITE_THREADS
+        self._reads = Lane("read", READ_THREADS, deadline_seconds=DEADLINE_SECONDS, max_waiting=MAX_WAITING_CALLS)
+        self._writes = Lane("write", write_threads, deadline_seconds=DEADLINE_SECONDS, max_waiting=MAX_WAITING_CALLS)
+        self._count_view_sql = COUNT_VIEW_SQL.format(table=PageView.__tablename__, value="?" if sqlite else "%s")
+        self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        self._per_thread = threading.local()
+        self._counting_connections: list[PoolProxiedConnection] = []
+        self._counting_lock = threading.Lock()
 
     @property
     def kind(self) -> str:
         return self.engine.dialect.name
 
-    def create_tables(self) -> None:
+    # What handlers await. Each either answers or raises DatabaseUnavailable within DEADLINE_SECONDS.
+
+    async def try_create_tables(self) -> bool:
+        try:
+            await self._run(self._writes, self._create_tables)
+        except DatabaseUnavailable as error:
+            logger.warning("database unavailable at start-up, pages will say so: %s", error)
+            return False
+        return True
+
+    async def count_view(self, path: str) -> int:
+        """Add one view of `path` and return its new total, in one atomic statement."""
+        return await self._run(self._writes, self._count_view, path)
+
+    async def view_totals(self) -> dict[str, int]:
+        return await self._run(self._reads, self._view_totals)
+
+    async def add_entry(self, name: str, message: str) -> Entry:
+        return await self._run(self._writes, self._add_entry, name, message)
+
+    async def recent_entries(self, limit: int) -> list[Entry]:
+        return await self._run(self._reads, self._recent_entries, limit)
+
+    async def entry_count(self) -> int:
+        return await self._run(self._reads, self._entry_count)
+
+    def dispose(self) -> None:
+        self._reads.close()
+        self._writes.close()
+        with self._counting_lock:
+            for connection in self._counting_connections:
+                with suppress(Exception):
+                    connection.close()
+            self._counting_connections.clear()
+        self.engine.dispose()
+
+    async def _run(self, lane: Lane, function: Callable[..., T], *args: object) -> T:
+        try:
+            return await lane.run(function, *args)
+        except LaneTimeout as error:
+            raise DatabaseUnavailable(str(error)) from None
+
+    # What runs on the lanes' threads.
+
+    def _create_tables(self, _call: Call | None = None) -> None:
         """Create the tables if they are missing; safe to call again and again."""
         if self._tables_ready:
             return
@@ -75,55 +143,86 @@ class Database:
             SQLModel.metadata.create_all(self.engine)
             self._tables_ready = True
 
-    def try_create_tables(self) -> bool:
+    def _count_view(self, call: Call, path: str) -> int:
+        # The busiest write of the site, one per page view: straight to the driver,
+        # on a connection this thread keeps, with no ORM session and no pool
+        # checkout. A session per view cost about 20 times as much.
+        self._create_tables()
+        connection = self._counting_connection()
         try:
-            self.create_tables()
-        except DatabaseUnavailable as error:
-            logger.warning("database unavailable at start-up, pages will say so: %s", error)
-            return False
-        return True
+            if self.kind == "sqlite":
+                connection.execute("BEGIN IMMEDIATE")  # where it waits for another program's write lock
+            cursor = connection.cursor()
+            cursor.execute(self._count_view_sql, (path,))
+            ((total,),) = cursor.fetchall()
+            cursor.close()
+            if call.abandoned:
+                # The page already said the database was unavailable: then this view is not counted.
+                connection.rollback()
+                raise DatabaseUnavailable("gave up waiting before the view was counted")
+            connection.commit()
+        except self._driver_error as error:
+            self._drop_counting_connection()
+            raise DatabaseUnavailable(_first_line(error)) from error
+        return int(total)
 
-    def count_view(self, path: str) -> int:
-        """Add one view of `path` and return its new total, in one atomic statement."""
-        insert = postgresql_insert if self.kind == "postgresql" else sqlite_insert
-        statement = (
-            insert(PageView)
-            .values(path=path, count=1)
-            .on_conflict_do_update(index_elements=["path"], set_={"count": PageView.count + 1})
-            .returning(col(PageView.count))
-        )
-        with self._write_lock, self._session() as session:
-            total: int = session.execute(statement).scalar_one()
-            session.commit()
-            return total
-
-    def view_totals(self) -> dict[str, int]:
+    def _view_totals(self, _call: Call) -> dict[str, int]:
         with self._session() as session:
             return {view.path: view.count for view in session.exec(select(PageView).order_by(PageView.path))}
 
-    def add_entry(self, name: str, message: str) -> Entry:
-        with self._write_lock, self._session() as session:
+    def _add_entry(self, call: Call, name: str, message: str) -> Entry:
+        with self._session() as session:
             entry = Entry(name=name, message=message)
             session.add(entry)
+            session.flush()  # the INSERT: this is where a lock or a slow server makes it wait
+            if call.abandoned:
+                # The visitor was told nothing was stored, after DEADLINE_SECONDS: keep that true.
+                session.rollback()
+                raise DatabaseUnavailable("gave up waiting before the entry was stored")
             session.commit()
             session.refresh(entry)
             return entry
 
-    def recent_entries(self, limit: int) -> list[Entry]:
+    def _recent_entries(self, _call: Call, limit: int) -> list[Entry]:
         with self._session() as session:
             newest_first = select(Entry).order_by(col(Entry.id).desc()).limit(limit)
             return list(session.exec(newest_first))
 
-    def entry_count(self) -> int:
+    def _entry_count(self, _call: Call) -> int:
         with self._session() as session:
             return session.exec(select(func.count()).select_from(Entry)).one()
 
-    def dispose(self) -> None:
-        self.engine.dispose()
+    def _counting_connection(self) -> Any:
+        """This thread's own driver connection for counting views, in autocommit mode."""
+        connection: PoolProxiedConnection | None = getattr(self._per_thread, "connection", None)
+        if connection is None:
+            with self._errors():
+                connection = self.engine.raw_connection()
+            connection.detach()  # this thread keeps it; the pool neither counts nor resets it
+            if self.kind == "sqlite":
+                # Transactions begin where _count_view says, not where the driver guesses.
+                driver_connection: Any = connection.dbapi_connection
+                driver_connection.isolation_level = None
+            self._per_thread.connection = connection
+            with self._counting_lock:
+                self._counting_connections.append(connection)
+        return connection.dbapi_connection
+
+    def _drop_counting_connection(self) -> None:
+        """Close this thread's counting connection, whatever state it is in; the next view opens another."""
+        connection: PoolProxiedConnection | None = getattr(self._per_thread, "connection", None)
+        self._per_thread.connection = None
+        if connection is not None:
+            with self._counting_lock:
+                self._counting_connections.remove(connection)
+            with suppress(Exception):
+                connection.rollback()
+            with suppress(Exception):
+                connection.close()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        self.create_tables()
+        self._create_tables()
         with self._errors(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
@@ -131,17 +230,38 @@ class Database:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except SQLAlchemyError as error:
-            raise DatabaseUnavailable(str(error).split("\n")[0]) from error
+        except (SQLAlchemyError, self._driver_error) as error:
+            raise DatabaseUnavailable(_first_line(error)) from error
+
+
+# One statement for both databases, only the placeholder differs: insert the
+# first view of a path, or add one to its count, and return the new count.
+COUNT_VIEW_SQL = (
+    "INSERT INTO {table} (path, count) VALUES ({value}, 1) "
+    "ON CONFLICT (path) DO UPDATE SET count = {table}.count + 1 RETURNING count"
+)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).split("\n")[0]
 
 
 def _create_engine(url: str) -> Engine:
+    pool: dict[str, Any] = {"pool_size": READ_THREADS + POSTGRESQL_WRITE_THREADS, "max_overflow": 0}
+    pool["pool_timeout"] = POOL_WAIT_SECONDS
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        in_memory = make_url(url).database in (None, "", ":memory:")  # one connection, no pool to size
+        engine = create_engine(url, connect_args=connect_args, **({} if in_memory else pool))
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    postgresql_args: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}",
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+        **KEEPALIVE,
+    }
+    return create_engine(url, pool_pre_ping=True, connect_args=postgresql_args, **pool)
 
 
 def _make_sqlite_folder(url: str) -> None:
@@ -158,5 +278,5 @@ def _configure_sqlite(connection: Any, _record: object) -> None:
     # WAL: readers never wait for the writer, and a killed process loses no committed row.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.close()

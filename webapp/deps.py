@@ -7,6 +7,7 @@ Tests replace any of them with `app.dependency_overrides[get_database] = ...`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from webapp.process import ProcessInfo
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
 from webapp.site import site_of
+from webapp.sources import SourceFiles
 
 
 async def get_settings(request: Request) -> Settings:
@@ -35,30 +37,35 @@ async def get_request_log(request: Request) -> RequestLog:
     return site_of(request.app).request_log
 
 
+async def get_source_files(request: Request) -> SourceFiles:
+    return site_of(request.app).source_files
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 ProcessDep = Annotated[ProcessInfo, Depends(get_process)]
 RequestLogDep = Annotated[RequestLog, Depends(get_request_log)]
+SourceFilesDep = Annotated[SourceFiles, Depends(get_source_files)]
 
 
 @dataclass(frozen=True)
 class PageViews:
     total: int | None  # views of this page stored in the database, this one included; None: no database
+    database_ms: float  # how long counting took, in milliseconds, for Server-Timing
 
     @property
     def unavailable(self) -> bool:
         return self.total is None
 
 
-def count_page_view(request: Request, database: DatabaseDep) -> PageViews:
-    """Count this view of the page, under its route's path, in the database.
-
-    A plain def: it waits for the database, so FastAPI runs it in a thread.
-    """
+async def count_page_view(request: Request, database: DatabaseDep) -> PageViews:
+    """Count this view of the page, under its route's path, in the database."""
+    started = time.perf_counter()
     try:
-        return PageViews(database.count_view(request.scope["route"].path))
+        total: int | None = await database.count_view(request.scope["route"].path)
     except DatabaseUnavailable:
-        return PageViews(None)
+        total = None
+    return PageViews(total, (time.perf_counter() - started) * 1000)
 
 
 CountedView = Annotated[PageViews, Depends(count_page_view)]

@@ -5,6 +5,7 @@ A page with a form (Post/Redirect/Get) and a JSON API over the same table.
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from datetime import datetime
 from typing import Annotated
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from webapp.database import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, Database, DatabaseUnavailable, Entry
 from webapp.deps import CountedView, DatabaseDep, PageViews, count_page_view
 from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE
+from webapp.links import path_for
 from webapp.templating import render
 
 DEFAULT_LIMIT = 50
@@ -89,18 +91,18 @@ api_router = APIRouter(prefix="/api/guestbook", tags=["guestbook"])
 
 
 @api_router.post("", status_code=status.HTTP_201_CREATED, responses={**DATABASE_UNAVAILABLE_RESPONSE, 413: {}})
-def create_entry(entry: EntryIn, database: DatabaseDep) -> EntryOut:
+async def create_entry(entry: EntryIn, database: DatabaseDep) -> EntryOut:
     """Store a guestbook entry and return it with its id and time."""
-    return EntryOut.of(database.add_entry(entry.name, entry.message))
+    return EntryOut.of(await database.add_entry(entry.name, entry.message))
 
 
 @api_router.get("", responses=DATABASE_UNAVAILABLE_RESPONSE)
-def list_entries(
+async def list_entries(
     database: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many entries, newest first.")] = DEFAULT_LIMIT,
 ) -> EntryList:
     """The newest guestbook entries first."""
-    return EntryList(entries=[EntryOut.of(entry) for entry in database.recent_entries(limit)])
+    return EntryList(entries=[EntryOut.of(entry) for entry in await database.recent_entries(limit)])
 
 
 page_router = APIRouter(include_in_schema=False)
@@ -130,13 +132,13 @@ def invalid_fields(error: ValidationError) -> list[InvalidText]:
     return invalid
 
 
-def recent_entries(database: Database, *, known_down: bool = False) -> list[Entry] | None:
+async def recent_entries(database: Database, *, known_down: bool = False) -> list[Entry] | None:
     """The newest entries, or None when the database is down. `known_down`: it failed moments ago in
     this request (counting the view), and a database that is down is not waited for twice."""
     if known_down:
         return None
     try:
-        return database.recent_entries(DEFAULT_LIMIT)
+        return await database.recent_entries(DEFAULT_LIMIT)
     except DatabaseUnavailable:
         return None
 
@@ -150,6 +152,7 @@ def render_page(
     form: dict[str, str] | None = None,
     errors: list[InvalidText] | None = None,
     unavailable: bool = False,
+    database_ms: float | None = None,
 ) -> Response:
     return render(
         request,
@@ -165,27 +168,31 @@ def render_page(
         },
         status_code=status_code,
         headers={"Cache-Control": "no-store"},
+        database_ms=database_ms,
     )
 
 
 @page_router.get("/guestbook")
-def guestbook_page(request: Request, views: CountedView, database: DatabaseDep) -> Response:
-    return render_page(request, recent_entries(database, known_down=views.unavailable), views)
+async def guestbook_page(request: Request, views: CountedView, database: DatabaseDep) -> Response:
+    started = time.perf_counter()
+    entries = await recent_entries(database, known_down=views.unavailable)
+    reading_ms = (time.perf_counter() - started) * 1000
+    return render_page(request, entries, views, database_ms=views.database_ms + reading_ms)
 
 
 @page_router.post("/guestbook")
-def post_guestbook_form(request: Request, form: EntryForm, database: DatabaseDep) -> Response:
+async def post_guestbook_form(request: Request, form: EntryForm, database: DatabaseDep) -> Response:
     """Post/Redirect/Get: a stored entry redirects to the page; a refused one shows the form again."""
     try:
         entry = EntryIn.model_validate(form)
     except ValidationError as error:
-        views = count_page_view(request, database)  # the form shown again is a view of the page
-        entries = recent_entries(database, known_down=views.unavailable)
+        views = await count_page_view(request, database)  # the form shown again is a view of the page
+        entries = await recent_entries(database, known_down=views.unavailable)
         return render_page(request, entries, views, status_code=422, form=form, errors=invalid_fields(error))
     try:
-        database.add_entry(entry.name, entry.message)
+        await database.add_entry(entry.name, entry.message)
     except DatabaseUnavailable:
         # Nothing was stored; reading may still work (a write lock held elsewhere, say).
-        entries = recent_entries(database)
-        return render_page(request, entries, PageViews(None), status_code=503, form=form, unavailable=True)
-    return RedirectResponse(request.url_for("guestbook_page"), status_code=status.HTTP_303_SEE_OTHER)
+        entries = await recent_entries(database)
+        return render_page(request, entries, PageViews(None, 0.0), status_code=503, form=form, unavailable=True)
+    return RedirectResponse(path_for(request, "guestbook_page"), status_code=status.HTTP_303_SEE_OTHER)

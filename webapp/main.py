@@ -11,16 +11,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from webapp import api, docs, guestbook, i18n, pages
 from webapp.database import Database
 from webapp.errors import EXCEPTION_HANDLERS
+from webapp.links import Links
 from webapp.middleware import site_middleware
 from webapp.process import ProcessInfo
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
 from webapp.site import Site, site_of
+from webapp.sources import SourceFiles
 from webapp.static import CachedStaticFiles
 from webapp.templating import create_templates
 
@@ -37,7 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database = site_of(app).database
     # A database that is down at start-up does not stop the site: the static
     # side never needs it, and dynamic pages say it is unavailable.
-    await run_in_threadpool(database.try_create_tables)
+    await database.try_create_tables()
     yield
     database.dispose()
 
@@ -53,13 +54,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         middleware=site_middleware(settings, request_log),
         exception_handlers=EXCEPTION_HANDLERS,
     )
+    links = Links(app)
     app.state.site = Site(
         settings=settings,
         process=ProcessInfo(),
         request_log=request_log,
         database=Database(settings.database_url),
-        templates=create_templates(settings.templates_dir),
+        templates=create_templates(settings.templates_dir, links),
         catalogues=i18n.Catalogues(settings.translations_dir),
+        links=links,
+        source_files=SourceFiles(),
     )
     app.include_router(lesson)
     app.include_router(pages.router)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,9 +10,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from webapp.benchresults import latest_run
-from webapp.deps import CountedView, ProcessDep, RequestLogDep, SettingsDep
+from webapp.deps import CountedView, ProcessDep, RequestLogDep, SettingsDep, SourceFilesDep
+from webapp.links import path_for
 from webapp.process import now
-from webapp.sources import SourceNotFound, read_source
+from webapp.sources import SourceFiles, SourceNotFound
 from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -26,18 +25,17 @@ HEX_DUMP_BYTES = 1024
 
 @router.get("/")
 async def home(request: Request) -> RedirectResponse:
-    return RedirectResponse(request.url_for("static", path="index.html"), status_code=307)
+    return RedirectResponse(path_for(request, "static", path="index.html"), status_code=307)
 
 
 @router.get("/favicon.ico")
 async def favicon(request: Request) -> RedirectResponse:
     # Browsers ask for /favicon.ico on their own (for /ping, say); the icon is a static file.
-    return RedirectResponse(request.url_for("static", path="favicon.ico"), status_code=301)
+    return RedirectResponse(path_for(request, "static", path="favicon.ico"), status_code=301)
 
 
 @router.get("/dynamic", response_class=HTMLResponse)
-def dynamic_page(request: Request, views: CountedView, process: ProcessDep, name: str = "") -> Response:
-    started = time.perf_counter()
+async def dynamic_page(request: Request, views: CountedView, process: ProcessDep, name: str = "") -> Response:
     client = request.client
     moment = now()
     values: dict[str, Any] = {
@@ -53,72 +51,70 @@ def dynamic_page(request: Request, views: CountedView, process: ProcessDep, name
         "stored_views": views.total,
     }
     context = {"values": values, "moment": moment, "views": views, "unavailable": views.unavailable}
-    response = render(request, DYNAMIC_TEMPLATE, context)
-    render_ms = (time.perf_counter() - started) * 1000
+    response = render(request, DYNAMIC_TEMPLATE, context, database_ms=views.database_ms)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Server-Timing"] = f'render;dur={render_ms:.2f};desc="Jinja render"'
     process.record_render(DYNAMIC_TEMPLATE, values)
     return response
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request, views: CountedView) -> Response:
-    return render(request, "compare.html", {"views": views, "unavailable": views.unavailable})
+async def compare_page(request: Request, views: CountedView) -> Response:
+    context = {"views": views, "unavailable": views.unavailable}
+    return render(request, "compare.html", context, database_ms=views.database_ms)
 
 
 @router.get("/log", response_class=HTMLResponse)
-def log_page(request: Request, views: CountedView, log: RequestLogDep, process: ProcessDep) -> Response:
-    return render(
-        request,
-        "log.html",
-        {"entries": log.recent(), "pid": process.pid, "views": views, "unavailable": views.unavailable},
-    )
+async def log_page(request: Request, views: CountedView, log: RequestLogDep, process: ProcessDep) -> Response:
+    context = {"entries": log.recent(), "pid": process.pid, "views": views, "unavailable": views.unavailable}
+    return render(request, "log.html", context, database_ms=views.database_ms)
 
 
 @router.get("/bench", response_class=HTMLResponse)
 def bench_page(request: Request, views: CountedView, settings: SettingsDep) -> Response:
+    # A plain def: reading the results from disk waits, so FastAPI runs it in a thread.
     run = latest_run(settings.bench_runs_dir, settings.bench_dir)
-    return render(
-        request,
-        "bench.html",
-        {"run": run, "views": views, "unavailable": views.unavailable},
-    )
+    context = {"run": run, "views": views, "unavailable": views.unavailable}
+    return render(request, "bench.html", context, database_ms=views.database_ms)
 
 
 async def _source_page(
-    request: Request, folder: str, root: Path, path: str, last_render: Mapping[str, object] | None
+    request: Request,
+    sources: SourceFiles,
+    folder: str,
+    root: Path,
+    path: str,
+    last_render: Mapping[str, object] | None,
 ) -> Response:
     try:
-        content = await read_source(root, path)
+        source = await sources.read(root, path)
     except SourceNotFound:
         raise HTTPException(status_code=404, detail=f"No such file in {folder}/ to show.") from None
-    try:
-        text: str | None = content.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
     return render(
         request,
         "source.html",
         {
             "folder": folder,
             "path": path,
-            "size": len(content),
-            "sha256": hashlib.sha256(content).hexdigest(),
-            "text": text,
-            "hex_lines": None if text is not None else _hex_dump(content),
+            "size": len(source.content),
+            "sha256": source.sha256,
+            "text": source.text,
+            "hex_lines": None if source.text is not None else _hex_dump(source.content),
             "last_render": last_render,
         },
     )
 
 
 @router.get("/source/static/{path:path}", response_class=HTMLResponse)
-async def static_source(request: Request, path: str, settings: SettingsDep) -> Response:
-    return await _source_page(request, "static", settings.static_dir, path, last_render=None)
+async def static_source(request: Request, path: str, settings: SettingsDep, sources: SourceFilesDep) -> Response:
+    return await _source_page(request, sources, "static", settings.static_dir, path, last_render=None)
 
 
 @router.get("/source/templates/{path:path}", response_class=HTMLResponse)
-async def template_source(request: Request, path: str, settings: SettingsDep, process: ProcessDep) -> Response:
-    return await _source_page(request, "templates", settings.templates_dir, path, process.last_render(path))
+async def template_source(
+    request: Request, path: str, settings: SettingsDep, process: ProcessDep, sources: SourceFilesDep
+) -> Response:
+    last_render = process.last_render(path)
+    return await _source_page(request, sources, "templates", settings.templates_dir, path, last_render)
 
 
 def _hex_dump(content: bytes) -> list[str]:

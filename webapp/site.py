@@ -9,9 +9,11 @@ from starlette.applications import Starlette
 
 from webapp.database import Database
 from webapp.i18n import Catalogues
+from webapp.links import Links
 from webapp.process import ProcessInfo
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
+from webapp.sources import SourceFiles
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Site:
     database: Database
     templates: Jinja2Templates
     catalogues: Catalogues
+    links: Links
+    source_files: SourceFiles
 
 
 def site_of(app: Starlette) -> Site:

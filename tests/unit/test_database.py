@@ -1,58 +1,65 @@
-"""The database layer on SQLite and on PostgreSQL."""
+"""The database layer on SQLite and on PostgreSQL, as handlers use it: awaited, and never for long."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 
-from webapp.database import Database, DatabaseUnavailable
+from webapp.database import DEADLINE_SECONDS, SQLITE_BUSY_TIMEOUT_SECONDS, Database, DatabaseUnavailable
+
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
+def anyio_backend() -> str:
+    return "asyncio"  # what uvicorn runs
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
     db = Database(database_url)
-    db.create_tables()
+    assert await db.try_create_tables()
     yield db
     db.dispose()
 
 
-def test_count_view_returns_the_new_total_per_path(database: Database) -> None:
-    assert [database.count_view("/dynamic") for _ in range(3)] == [1, 2, 3]
-    assert database.count_view("/compare") == 1
-    assert database.view_totals() == {"/compare": 1, "/dynamic": 3}
+async def test_count_view_returns_the_new_total_per_path(database: Database) -> None:
+    assert [await database.count_view("/dynamic") for _ in range(3)] == [1, 2, 3]
+    assert await database.count_view("/compare") == 1
+    assert await database.view_totals() == {"/compare": 1, "/dynamic": 3}
 
 
-def test_concurrent_counting_loses_nothing(database: Database) -> None:
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        totals = list(pool.map(lambda _: database.count_view("/dynamic"), range(200)))
+async def test_concurrent_counting_loses_nothing(database: Database) -> None:
+    totals = await asyncio.gather(*(database.count_view("/dynamic") for _ in range(200)))
     assert sorted(totals) == list(range(1, 201))
-    assert database.view_totals() == {"/dynamic": 200}
+    assert await database.view_totals() == {"/dynamic": 200}
 
 
-def test_entries_come_back_newest_first(database: Database) -> None:
+async def test_entries_come_back_newest_first(database: Database) -> None:
     for number in range(5):
-        database.add_entry(f"name {number}", f"message {number}")
-    assert [entry.name for entry in database.recent_entries(3)] == ["name 4", "name 3", "name 2"]
-    assert database.entry_count() == 5
+        await database.add_entry(f"name {number}", f"message {number}")
+    assert [entry.name for entry in await database.recent_entries(3)] == ["name 4", "name 3", "name 2"]
+    assert await database.entry_count() == 5
 
 
-def test_sql_in_text_is_stored_as_text(database: Database) -> None:
-    database.add_entry("'; DROP TABLE entry; --", "Robert'); DROP TABLE pageview;--")
-    database.count_view("/x'; DELETE FROM pageview; --")
-    entry = database.recent_entries(1)[0]
+async def test_sql_in_text_is_stored_as_text(database: Database) -> None:
+    await database.add_entry("'; DROP TABLE entry; --", "Robert'); DROP TABLE pageview;--")
+    await database.count_view("/x'; DELETE FROM pageview; --")
+    entry = (await database.recent_entries(1))[0]
     assert (entry.name, entry.message) == ("'; DROP TABLE entry; --", "Robert'); DROP TABLE pageview;--")
-    assert database.view_totals() == {"/x'; DELETE FROM pageview; --": 1}
+    assert await database.view_totals() == {"/x'; DELETE FROM pageview; --": 1}
 
 
-def test_sqlite_file_is_created_in_wal_mode(tmp_path: Path) -> None:
+async def test_sqlite_file_is_created_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "new" / "folder" / "site.db"
     database = Database(f"sqlite:///{path}")
-    database.count_view("/dynamic")
+    await database.count_view("/dynamic")
     database.dispose()
     assert path.is_file()
     with closing(sqlite3.connect(path)) as connection:
@@ -66,13 +73,61 @@ def test_sqlite_file_is_created_in_wal_mode(tmp_path: Path) -> None:
         "sqlite:////proc/no-such-folder/site.db",
     ],
 )
-def test_unreachable_database_raises_database_unavailable(url: str) -> None:
+async def test_unreachable_database_raises_database_unavailable(url: str) -> None:
     database = Database(url)
-    assert database.try_create_tables() is False
-    for operation in (
-        lambda: database.count_view("/dynamic"),
-        database.view_totals,
-        lambda: database.recent_entries(5),
-    ):
-        with pytest.raises(DatabaseUnavailable):
-            operation()
+    assert await database.try_create_tables() is False
+    with pytest.raises(DatabaseUnavailable):
+        await database.count_view("/dynamic")
+    with pytest.raises(DatabaseUnavailable):
+        await database.view_totals()
+    with pytest.raises(DatabaseUnavailable):
+        await database.recent_entries(5)
+    database.dispose()
+
+
+@contextmanager
+def locked_by_another_program(path: Path) -> Iterator[None]:
+    """Hold SQLite's write lock on `path` the way an sqlite3 shell left in a transaction does."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+
+
+async def test_a_write_lock_held_elsewhere_fails_writes_quickly_and_reads_go_on(tmp_path: Path) -> None:
+    path = tmp_path / "site.db"
+    database = Database(f"sqlite:///{path}")
+    await database.add_entry("before", "the lock")
+    await database.count_view("/dynamic")
+    with locked_by_another_program(path):
+        started = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(database.count_view("/dynamic") for _ in range(20)),
+            database.add_entry("during", "the lock"),
+            return_exceptions=True,
+        )
+        waited = time.monotonic() - started
+        assert all(isinstance(outcome, DatabaseUnavailable) for outcome in outcomes), outcomes
+        assert waited < DEADLINE_SECONDS + 0.5
+        # WAL: a reader does not wait for a writer, not even another program's.
+        assert [entry.name for entry in await database.recent_entries(5)] == ["before"]
+    # The lock is gone: everything works again, and the refused entry was not stored.
+    assert await database.count_view("/dynamic") == 2
+    await database.add_entry("after", "the lock")
+    assert [entry.name for entry in await database.recent_entries(5)] == ["after", "before"]
+    database.dispose()
+
+
+async def test_one_write_waits_no_longer_than_sqlites_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "site.db"
+    database = Database(f"sqlite:///{path}")
+    await database.count_view("/dynamic")
+    with locked_by_another_program(path):
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable, match="locked"):
+            await database.count_view("/dynamic")
+        waited = time.monotonic() - started
+    assert SQLITE_BUSY_TIMEOUT_SECONDS * 0.9 <= waited < DEADLINE_SECONDS
+    database.dispose()

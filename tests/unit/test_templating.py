@@ -7,20 +7,22 @@ import re
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from webapp.links import Links
 from webapp.settings import Settings
 from webapp.templating import create_templates
 
 
 def test_a_missing_templates_folder_fails_at_start_up(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="nowhere"):
-        create_templates(tmp_path / "nowhere")
+        create_templates(tmp_path / "nowhere", Links(FastAPI()))
 
 
 def test_html_templates_escape_what_they_are_given(tmp_path: Path) -> None:
     (tmp_path / "page.html").write_text("<p>{{ text }}</p>")
-    templates = create_templates(tmp_path)
+    templates = create_templates(tmp_path, Links(FastAPI()))
     assert templates.get_template("page.html").render(text="<b>&") == "<p>&lt;b&gt;&amp;</p>"
 
 
