@@ -37,6 +37,7 @@ from tools.processes import (
     uvicorn_command,
     wait_until_listening,
 )
+from webapp.database import DEADLINE_SECONDS
 from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
 from webapp.settings import DEFAULT_STATIC_CACHE_CONTROL
@@ -90,6 +91,7 @@ def render_site_config(
         static_dir=STATIC_DIR,
         static_cache_control=DEFAULT_STATIC_CACHE_CONTROL,
         security_headers=SECURITY_HEADERS,
+        database_deadline=f"{DEADLINE_SECONDS:g}",
     )
 
 

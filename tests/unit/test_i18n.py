@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
-from webapp.i18n import LANGUAGES, Catalogues, format_datetime_for, parse_accept_language
+from webapp.i18n import LANGUAGES, Catalogues, format_datetime_for, format_number_for, parse_accept_language
 from webapp.paths import PROJECT_ROOT
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -160,3 +163,8 @@ def test_korean_times_read_ohu_and_ojeon_never_am_pm(hour: int, format: str, kor
     moment = datetime(2026, 11, 28, hour, 5, 7, tzinfo=UTC)
     assert format_datetime_for(moment, format, "ko") == korean
     assert format_datetime_for(moment, format, "en").endswith(("PM", "AM", "UTC"))
+
+
+@given(number=st.integers(min_value=-(10**15), max_value=10**15), language=st.sampled_from(LANGUAGES))
+def test_counts_are_grouped_exactly_as_babel_groups_them(number: int, language: str) -> None:
+    assert format_number_for(number, language) == format_decimal(number, locale=language)
