@@ -16,20 +16,16 @@ from __future__ import annotations
 import gettext
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 from babel import Locale
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from jinja2 import Environment, pass_context
-from markupsafe import Markup
 from starlette.requests import Request
 
 LANGUAGES = ("ko", "en")
@@ -129,40 +125,6 @@ def choose_language(request: Request) -> LanguageChoice:
     return LanguageChoice(DEFAULT_LANGUAGE, "default")
 
 
-def plain_gettext(translations: gettext.GNUTranslations) -> Callable[..., Markup]:
-    """Given a catalogue, return a `_()` for templates that behaves as Jinja's newstyle one.
-
-    Jinja's own goes through three context lookups per call; a page makes dozens of calls.
-    """
-
-    def translate(message: str, **variables: object) -> Markup:
-        return Markup(translations.gettext(message)) % variables
-
-    return translate
-
-
-@pass_context
-def _gettext(context: Any, message: str) -> str:
-    translations: gettext.GNUTranslations = context["translations"]
-    return translations.gettext(message)
-
-
-@pass_context
-def _ngettext(context: Any, singular: str, plural: str, count: int) -> str:
-    translations: gettext.GNUTranslations = context["translations"]
-    return translations.ngettext(singular, plural, count)
-
-
-@pass_context
-def _format_number(context: Any, number: float) -> str:
-    return format_number_for(number, context["lang"])
-
-
-@pass_context
-def _format_time(context: Any, moment: datetime, format: str = "medium") -> str:
-    return format_datetime_for(moment, format, context["lang"])
-
-
 def format_number_for(number: float, language: str) -> str:
     """Given a number and a language, return it written as a reader of that language expects."""
     locale = LOCALES[language]
@@ -177,12 +139,3 @@ def format_datetime_for(moment: datetime, format: str, language: str) -> str:
     if language == "ko":
         format = KOREAN_DATETIME_PATTERNS[format]
     return format_datetime(moment, format=format, locale=LOCALES[language])
-
-
-def install(environment: Environment) -> None:
-    """Make `_()`, `{% trans %}`, `|number` and `|datetime` follow each request's language."""
-    environment.add_extension("jinja2.ext.i18n")
-    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    environment.filters["number"] = _format_number
-    environment.filters["datetime"] = _format_time
-    environment.globals["language_names"] = LANGUAGE_NAMES

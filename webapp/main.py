@@ -23,7 +23,7 @@ from webapp.settings import Settings
 from webapp.site import Site, site_of
 from webapp.sources import SourceFiles
 from webapp.static import CachedStaticFiles
-from webapp.templating import create_templates
+from webapp.templating import Templates
 
 lesson = APIRouter()
 
@@ -55,13 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exception_handlers=EXCEPTION_HANDLERS,
     )
     links = Links(app)
+    catalogues = i18n.Catalogues(settings.translations_dir)
     app.state.site = Site(
         settings=settings,
         process=ProcessInfo(),
         request_log=request_log,
         database=Database(settings.database_url),
-        templates=create_templates(settings.templates_dir, links),
-        catalogues=i18n.Catalogues(settings.translations_dir),
+        templates=Templates(settings.templates_dir, links, catalogues),
+        catalogues=catalogues,
         links=links,
         source_files=SourceFiles(),
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fastapi.templating import Jinja2Templates
 from starlette.applications import Starlette
 
 from webapp.database import Database
@@ -15,6 +15,9 @@ from webapp.requestlog import RequestLog
 from webapp.settings import Settings
 from webapp.sources import SourceFiles
 
+if TYPE_CHECKING:  # templating renders with site_of(): imported here only for the type
+    from webapp.templating import Templates
+
 
 @dataclass(frozen=True)
 class Site:
@@ -22,7 +25,7 @@ class Site:
     process: ProcessInfo
     request_log: RequestLog
     database: Database
-    templates: Jinja2Templates
+    templates: Templates
     catalogues: Catalogues
     links: Links
     source_files: SourceFiles

@@ -1,7 +1,17 @@
-"""The Jinja environment shared by every page, and the one way pages are rendered."""
+"""The site's templates, and the one way pages are rendered.
+
+Each language has a Jinja environment of its own, and a template is compiled
+once per language with that language's text already in it: `_("Home")` and
+`{% trans %}…{% endtrans %}` become fixed text when the template is compiled,
+instead of a catalogue lookup each time a page is rendered (a page has dozens).
+Whatever varies, `{{ name }}` inside a `{% trans %}` say, is still filled in and
+escaped on every render. An edited template, or an edited .po file, is compiled
+again on the next request: that is why an edit shows on reload without a restart.
+"""
 
 from __future__ import annotations
 
+import gettext
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,25 +19,139 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
-from fastapi.responses import Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, Template, nodes, pass_context
+from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
 from webapp import i18n
 from webapp.links import Links
 from webapp.site import site_of
 
+GETTEXT_NAMES = ("_", "gettext")  # `_("…")` in templates; `gettext("…", name=…)` is what {% trans %} becomes
 
-def _language_context(request: Request) -> dict[str, Any]:
-    choice = i18n.choose_language(request)
-    translations = site_of(request.app).catalogues.get(choice.code)
-    translate = i18n.plain_gettext(translations)
+
+class TranslateConstantText(NodeTransformer):
+    """In a parsed template, replace every translatable constant by its translation."""
+
+    def __init__(self, translations: gettext.GNUTranslations) -> None:
+        self.translations = translations
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+        self.generic_visit(node)
+        if not (
+            isinstance(node.node, nodes.Name)
+            and node.node.name in GETTEXT_NAMES
+            and len(node.args) == 1
+            and isinstance(node.args[0], nodes.Const)
+            and isinstance(node.args[0].value, str)
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        ):
+            return node
+        # As Jinja's newstyle gettext does at run time: the translation is markup, the values are escaped.
+        text = Markup(self.translations.gettext(node.args[0].value))
+        if not node.kwargs:
+            return nodes.MarkSafe(nodes.Const(text % {}), lineno=node.lineno)
+        values = nodes.Dict([nodes.Pair(nodes.Const(keyword.key), keyword.value) for keyword in node.kwargs])
+        return nodes.Mod(nodes.MarkSafe(nodes.Const(text)), values, lineno=node.lineno)
+
+
+class LinkFixedPaths(NodeTransformer):
+    """In a parsed template, replace `url_for("name", param="value")` with constant arguments by its path.
+
+    The path is looked up once, when the template is compiled; only the root path
+    (empty unless the site is mounted under a prefix) is added on each render.
+    """
+
+    def __init__(self, links: Links) -> None:
+        self.links = links
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+        self.generic_visit(node)
+        if not (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "url_for"
+            and len(node.args) == 1
+            and isinstance(node.args[0], nodes.Const)
+            and all(isinstance(keyword.value, nodes.Const) for keyword in node.kwargs)
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        ):
+            return node
+        params = {keyword.key: keyword.value.value for keyword in node.kwargs}  # type: ignore[attr-defined]
+        path = self.links.path_for(node.args[0].value, **params)
+        return nodes.Add(nodes.Name("root_path", "load"), nodes.Const(path), lineno=node.lineno)
+
+
+class TranslatedEnvironment(Environment):
+    """A Jinja environment for one language: templates are compiled with its translations in them."""
+
+    def __init__(
+        self, language: str, translations: gettext.GNUTranslations, links: Links | None = None, **options: Any
+    ) -> None:
+        super().__init__(extensions=["jinja2.ext.i18n"], autoescape=True, **options)
+        self.language = language
+        self.translations = translations
+        self.links = links
+        # For what cannot be translated in advance: plurals, which depend on a number.
+        self.install_gettext_callables(translations.gettext, translations.ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        # The step between parsing and compiling. Jinja keeps it private, so a test renders every page.
+        template = super()._parse(source, name, filename)
+        if self.links is not None:
+            template = LinkFixedPaths(self.links).visit(template)
+        transformed: nodes.Template = TranslateConstantText(self.translations).visit(template)
+        return transformed
+
+
+class Templates:
+    """The site's templates in every language, each environment made again when its catalogue changes."""
+
+    def __init__(self, directory: Path, links: Links, catalogues: i18n.Catalogues) -> None:
+        if not directory.is_dir():
+            raise RuntimeError(f"Templates directory '{directory}' does not exist")
+        self._loader = FileSystemLoader(directory)
+        self._links = links
+        self._catalogues = catalogues
+        self._environments: dict[str, TranslatedEnvironment] = {}
+
+    def get_template(self, language: str, name: str) -> Template:
+        translations = self._catalogues.get(language)
+        environment = self._environments.get(language)
+        if environment is None or environment.translations is not translations:
+            # A new environment rather than a cleared one: a page being rendered meanwhile keeps the old.
+            environment = self._environments[language] = self._environment(language, translations)
+        return environment.get_template(name)
+
+    def _environment(self, language: str, translations: gettext.GNUTranslations) -> TranslatedEnvironment:
+        environment = TranslatedEnvironment(language, translations, self._links, loader=self._loader)
+        links = self._links
+
+        @pass_context
+        def url_for(context: Mapping[str, Any], name: str, /, **params: str) -> str:
+            """Starlette's url_for, with the same name and arguments, returning a path (for a value known only
+            when rendering: with fixed values it never runs, LinkFixedPaths put the path in when compiling)."""
+            root_path: str = context["request"].scope.get("root_path", "")
+            return root_path + links.path_for(name, **params)
+
+        def number(value: float) -> str:
+            return i18n.format_number_for(value, language)
+
+        def datetime(moment: Any, format: str = "medium") -> str:
+            return i18n.format_datetime_for(moment, format, language)
+
+        environment.globals.update(url_for=url_for, language_names=i18n.LANGUAGE_NAMES, lang=language)
+        environment.filters.update(number=number, datetime=datetime)
+        return environment
+
+
+def _page_context(request: Request, choice: i18n.LanguageChoice) -> dict[str, Any]:
     return {
-        "lang": choice.code,
+        "request": request,
+        "root_path": request.scope.get("root_path", ""),
         "lang_how": choice.how,
-        "translations": translations,
-        "_": translate,
-        "gettext": translate,
         "language_paths": _language_paths(request),
         "page_origin": f"{request.url.scheme}://{request.url.netloc}",
     }
@@ -38,25 +162,6 @@ def _language_paths(request: Request) -> dict[str, str]:
     path = quote(request.scope.get("root_path", "") + request.scope["path"])
     kept = [(name, value) for name, value in request.query_params.multi_items() if name != "lang"]
     return {code: f"{path}?{urlencode([*kept, ('lang', code)])}" for code in i18n.LANGUAGES}
-
-
-def create_templates(directory: Path, links: Links) -> Jinja2Templates:
-    # Starlette's environment escapes HTML in every .html template and, like
-    # any Jinja environment, re-reads a template whose file changed on disk:
-    # that is why a template edit shows on the next reload without a restart.
-    if not directory.is_dir():
-        raise RuntimeError(f"Templates directory '{directory}' does not exist")
-    templates = Jinja2Templates(directory=directory, context_processors=[_language_context])
-
-    @pass_context
-    def url_for(context: Mapping[str, Any], name: str, /, **params: str) -> str:
-        """Starlette's url_for, with the same name and arguments, returning a path looked up once."""
-        root_path: str = context["request"].scope.get("root_path", "")
-        return root_path + links.path_for(name, **params)
-
-    templates.env.globals["url_for"] = url_for
-    i18n.install(templates.env)
-    return templates
 
 
 def render(
@@ -74,9 +179,10 @@ def render(
     next to the render time (the browser's developer tools show both).
     """
     started = time.perf_counter()
-    response = site_of(request.app).templates.TemplateResponse(
-        request, name, dict(context or {}), status_code=status_code, headers=headers
-    )
+    choice = i18n.choose_language(request)
+    template = site_of(request.app).templates.get_template(choice.code, name)
+    content = template.render({**(context or {}), **_page_context(request, choice)})
+    response = HTMLResponse(content, status_code=status_code, headers=headers)
     timings = [] if database_ms is None else [f'db;dur={database_ms:.2f};desc="database"']
     timings.append(f'render;dur={(time.perf_counter() - started) * 1000:.2f};desc="Jinja render"')
     response.headers["Server-Timing"] = ", ".join(timings)
