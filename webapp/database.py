@@ -9,10 +9,14 @@ page that does not use it, and a page that does use it says so in seconds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,7 +83,10 @@ class Database:
         write_threads = SQLITE_WRITE_THREADS if sqlite else POSTGRESQL_WRITE_THREADS
         self._reads = Lane("read", READ_THREADS, deadline_seconds=DEADLINE_SECONDS, max_waiting=MAX_WAITING_CALLS)
         self._writes = Lane("write", write_threads, deadline_seconds=DEADLINE_SECONDS, max_waiting=MAX_WAITING_CALLS)
-        self._count_view_sql = COUNT_VIEW_SQL.format(table=PageView.__tablename__, value="?" if sqlite else "%s")
+        self._count_row = "(?, ?)" if sqlite else "(%s, %s)"
+        self._views_waiting: list[_WaitingView] = []
+        self._views_being_counted = False  # the writer thread is counting, and sees views added meanwhile
+        self._views_lock = threading.Lock()
         self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
         self._per_thread = threading.local()
         self._counting_connections: list[PoolProxiedConnection] = []
@@ -100,8 +107,29 @@ class Database:
         return True
 
     async def count_view(self, path: str) -> int:
-        """Add one view of `path` and return its new total, in one atomic statement."""
-        return await self._run(self._writes, self._count_view, path)
+        """Add one view of `path` and return its new total, once it is committed.
+
+        Views that arrive while the writer thread is busy wait together and are
+        then counted in one statement and one commit (group commit): one trip to
+        the thread for all of them. Each still waits for its own commit, so the
+        count stays exact and a crash loses no view that a page has shown.
+        """
+        loop = asyncio.get_running_loop()
+        view = _WaitingView(path, Call(), loop, loop.create_future())
+        with self._views_lock:
+            if len(self._views_waiting) >= MAX_WAITING_CALLS:
+                raise DatabaseUnavailable(f"{len(self._views_waiting)} page views are already waiting for the database")
+            self._views_waiting.append(view)
+            start, self._views_being_counted = not self._views_being_counted, True
+        if start and not self._writes.start(self._count_waiting_views):
+            raise DatabaseUnavailable("the database is closed")
+        started = time.perf_counter()
+        try:
+            return await asyncio.wait_for(view.total, DEADLINE_SECONDS)
+        except TimeoutError:
+            view.call.abandon()
+            waited = time.perf_counter() - started
+            raise DatabaseUnavailable(f"no answer from the database within {waited:.1f} s") from None
 
     async def view_totals(self) -> dict[str, int]:
         return await self._run(self._reads, self._view_totals)
@@ -143,28 +171,57 @@ class Database:
             SQLModel.metadata.create_all(self.engine)
             self._tables_ready = True
 
-    def _count_view(self, call: Call, path: str) -> int:
-        # The busiest write of the site, one per page view: straight to the driver,
-        # on a connection this thread keeps, with no ORM session and no pool
-        # checkout. A session per view cost about 20 times as much.
+    def _count_waiting_views(self) -> None:
+        """On the writer thread: count every view waiting, in batches, until none is left."""
+        while True:
+            with self._views_lock:
+                views = [view for view in self._views_waiting if not view.call.abandoned]
+                self._views_waiting.clear()
+                if not views:
+                    self._views_being_counted = False
+                    return
+            try:
+                totals = self._add_views(Counter(view.path for view in views), views_wanted=views)
+            except DatabaseUnavailable as error:
+                _settle(views, error)
+                continue
+            except Exception:  # a bug: the pages say "unavailable" instead of waiting for a thread that stopped
+                logger.exception("counting page views failed")
+                _settle(views, DatabaseUnavailable("counting page views failed"))
+                continue
+            if totals is None:  # someone stopped waiting meanwhile: count the others again, without them
+                with self._views_lock:
+                    self._views_waiting[:0] = [view for view in views if not view.call.abandoned]
+                continue
+            _settle(views, _number_views(views, totals))
+
+    def _add_views(self, counts: Mapping[str, int], *, views_wanted: list[_WaitingView]) -> dict[str, int] | None:
+        """Add `counts[path]` views to each path in one statement and one commit; return each new total.
+
+        The busiest write of the site: straight to the driver, on a connection this
+        thread keeps, with no ORM session and no pool checkout (a session per view
+        cost about 20 times as much). Return None, having stored nothing, when a
+        view in `views_wanted` was given up on before the commit.
+        """
         self._create_tables()
         connection = self._counting_connection()
+        sql = COUNT_VIEWS_SQL.format(table=PageView.__tablename__, rows=", ".join([self._count_row] * len(counts)))
         try:
             if self.kind == "sqlite":
                 connection.execute("BEGIN IMMEDIATE")  # where it waits for another program's write lock
             cursor = connection.cursor()
-            cursor.execute(self._count_view_sql, (path,))
-            ((total,),) = cursor.fetchall()
+            cursor.execute(sql, [value for path, views in counts.items() for value in (path, views)])
+            totals = {path: int(total) for path, total in cursor.fetchall()}
             cursor.close()
-            if call.abandoned:
-                # The page already said the database was unavailable: then this view is not counted.
+            if any(view.call.abandoned for view in views_wanted):
+                # A page already said the database was unavailable: its view must not be counted.
                 connection.rollback()
-                raise DatabaseUnavailable("gave up waiting before the view was counted")
+                return None
             connection.commit()
         except self._driver_error as error:
             self._drop_counting_connection()
             raise DatabaseUnavailable(_first_line(error)) from error
-        return int(total)
+        return totals
 
     def _view_totals(self, _call: Call) -> dict[str, int]:
         with self._session() as session:
@@ -234,12 +291,53 @@ class Database:
             raise DatabaseUnavailable(_first_line(error)) from error
 
 
-# One statement for both databases, only the placeholder differs: insert the
-# first view of a path, or add one to its count, and return the new count.
-COUNT_VIEW_SQL = (
-    "INSERT INTO {table} (path, count) VALUES ({value}, 1) "
-    "ON CONFLICT (path) DO UPDATE SET count = {table}.count + 1 RETURNING count"
+# One statement for both databases, only the placeholders differ: for each
+# path, insert its first views or add them to its count, and return the totals.
+COUNT_VIEWS_SQL = (
+    "INSERT INTO {table} (path, count) VALUES {rows} "
+    "ON CONFLICT (path) DO UPDATE SET count = {table}.count + excluded.count RETURNING path, count"
 )
+
+
+@dataclass
+class _WaitingView:
+    path: str
+    call: Call
+    loop: asyncio.AbstractEventLoop
+    total: asyncio.Future[int]
+
+
+def _number_views(views: list[_WaitingView], totals: Mapping[str, int]) -> list[int]:
+    """Given the views of one batch, in the order they came, and each path's new total,
+    return each view's own number: three views that took /dynamic to 12 are 10, 11 and 12."""
+    in_batch = Counter(view.path for view in views)
+    seen: Counter[str] = Counter()
+    numbers = []
+    for view in views:
+        seen[view.path] += 1
+        numbers.append(totals[view.path] - in_batch[view.path] + seen[view.path])
+    return numbers
+
+
+def _settle(views: list[_WaitingView], outcome: list[int] | DatabaseUnavailable) -> None:
+    """From the writer thread: give each waiting page its number, or the error, on its own event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int | DatabaseUnavailable]]] = {}
+    for index, view in enumerate(views):
+        result = outcome if isinstance(outcome, DatabaseUnavailable) else outcome[index]
+        by_loop.setdefault(view.loop, []).append((view.total, result))
+    for loop, results in by_loop.items():
+        with suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_set_results, results)
+
+
+def _set_results(results: list[tuple[asyncio.Future[int], int | DatabaseUnavailable]]) -> None:
+    for future, result in results:
+        if future.done():  # given up on at the deadline
+            continue
+        if isinstance(result, DatabaseUnavailable):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _first_line(error: BaseException) -> str:

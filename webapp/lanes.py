@@ -12,6 +12,7 @@ that never started is dropped.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class LaneTimeout(Exception):
@@ -76,9 +78,24 @@ class Lane:
             waited = time.perf_counter() - started
             raise LaneTimeout(f"no answer from the database within {waited:.1f} s") from None
 
+    def start(self, function: Callable[[], object]) -> bool:
+        """Run `function()` on this lane's threads without waiting for it: it reports back itself.
+        Return False if the lane is closed."""
+        try:
+            future = self._executor.submit(function)
+        except RuntimeError:
+            return False
+        future.add_done_callback(_log_failure)
+        return True
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _done(self) -> None:
         with self._pending_lock:
             self._pending -= 1
+
+
+def _log_failure(future: Future[object]) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        logger.error("a database task failed", exc_info=error)

@@ -131,3 +131,13 @@ async def test_one_write_waits_no_longer_than_sqlites_busy_timeout(tmp_path: Pat
         waited = time.monotonic() - started
     assert SQLITE_BUSY_TIMEOUT_SECONDS * 0.9 <= waited < DEADLINE_SECONDS
     database.dispose()
+
+
+async def test_views_counted_together_each_get_their_own_number(database: Database) -> None:
+    # Views that wait together are counted in one commit; each page still shows its own number.
+    paths = ["/dynamic", "/compare", "/dynamic", "/log", "/dynamic", "/compare"] * 20
+    totals = await asyncio.gather(*(database.count_view(path) for path in paths))
+    for path in set(paths):
+        numbers = sorted(total for total, counted in zip(totals, paths, strict=True) if counted == path)
+        assert numbers == list(range(1, paths.count(path) + 1)), path
+    assert await database.view_totals() == {"/compare": 40, "/dynamic": 60, "/log": 20}
