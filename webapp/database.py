@@ -172,28 +172,38 @@ class Database:
             self._tables_ready = True
 
     def _count_waiting_views(self) -> None:
-        """On the writer thread: count every view waiting, in batches, until none is left."""
-        while True:
-            with self._views_lock:
-                views = [view for view in self._views_waiting if not view.call.abandoned]
-                self._views_waiting.clear()
-                if not views:
-                    self._views_being_counted = False
-                    return
+        """On the writer thread: count every view waiting, a batch at a time, until none is left."""
+        views = self._take_waiting_views()
+        while views:
             try:
-                totals = self._add_views(Counter(view.path for view in views), views_wanted=views)
-            except DatabaseUnavailable as error:
-                _settle(views, error)
-                continue
+                outcome: list[int] | DatabaseUnavailable | None = self._count_views(views)
             except Exception:  # a bug: the pages say "unavailable" instead of waiting for a thread that stopped
                 logger.exception("counting page views failed")
-                _settle(views, DatabaseUnavailable("counting page views failed"))
-                continue
-            if totals is None:  # someone stopped waiting meanwhile: count the others again, without them
+                outcome = DatabaseUnavailable("counting page views failed")
+            if outcome is None:  # someone stopped waiting meanwhile: count the others again, without them
                 with self._views_lock:
                     self._views_waiting[:0] = [view for view in views if not view.call.abandoned]
+                views = self._take_waiting_views()
                 continue
-            _settle(views, _number_views(views, totals))
+            # Take the next batch before answering this one: then the thread is done as soon as
+            # the pages are, instead of competing with them for the interpreter.
+            next_views = self._take_waiting_views()
+            _settle(views, outcome)
+            views = next_views
+
+    def _take_waiting_views(self) -> list[_WaitingView]:
+        with self._views_lock:
+            views = [view for view in self._views_waiting if not view.call.abandoned]
+            self._views_waiting.clear()
+            self._views_being_counted = bool(views)
+            return views
+
+    def _count_views(self, views: list[_WaitingView]) -> list[int] | DatabaseUnavailable | None:
+        try:
+            totals = self._add_views(Counter(view.path for view in views), views_wanted=views)
+        except DatabaseUnavailable as error:
+            return error
+        return None if totals is None else _number_views(views, totals)
 
     def _add_views(self, counts: Mapping[str, int], *, views_wanted: list[_WaitingView]) -> dict[str, int] | None:
         """Add `counts[path]` views to each path in one statement and one commit; return each new total.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -34,26 +34,41 @@ async def favicon(request: Request) -> RedirectResponse:
     return RedirectResponse(path_for(request, "static", path="favicon.ico"), status_code=301)
 
 
+@dataclass(frozen=True)
+class DynamicValues:
+    """What /dynamic works out for each request: the blanks its template fills in (`values.time`...)."""
+
+    time: str
+    counter: int
+    pid: int
+    client: str
+    user_agent: str
+    scheme: str
+    via: str  # "nginx" or "direct"
+    name: str
+    stored_views: int | None
+
+
 @router.get("/dynamic", response_class=HTMLResponse)
 async def dynamic_page(request: Request, views: CountedView, process: ProcessDep, name: str = "") -> Response:
     client = request.client
     moment = now()
-    values: dict[str, Any] = {
-        "time": moment.isoformat(timespec="milliseconds"),
-        "counter": process.next_number(),
-        "pid": process.pid,
+    values = DynamicValues(
+        time=moment.isoformat(timespec="milliseconds"),
+        counter=process.next_number(),
+        pid=process.pid,
         # Behind a proxy uvicorn knows the visitor's address (X-Forwarded-For) but not the port: it says 0.
-        "client": (f"{client.host}:{client.port}" if client.port else client.host) if client else "unknown",
-        "user_agent": request.headers.get("user-agent", ""),
-        "scheme": request.url.scheme,
-        "via": "nginx" if "x-forwarded-for" in request.headers else "direct",
-        "name": name.strip()[:MAX_NAME_LENGTH],
-        "stored_views": views.total,
-    }
+        client=(f"{client.host}:{client.port}" if client.port else client.host) if client else "unknown",
+        user_agent=request.headers.get("user-agent", ""),
+        scheme=request.scope["scheme"],
+        via="nginx" if "x-forwarded-for" in request.headers else "direct",
+        name=name.strip()[:MAX_NAME_LENGTH],
+        stored_views=views.total,
+    )
     context = {"values": values, "moment": moment, "views": views, "unavailable": views.unavailable}
     response = render(request, DYNAMIC_TEMPLATE, context, database_ms=views.database_ms)
     response.headers["Cache-Control"] = "no-store"
-    process.record_render(DYNAMIC_TEMPLATE, values)
+    process.record_render(DYNAMIC_TEMPLATE, asdict(values))
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections import OrderedDict
@@ -27,7 +28,7 @@ def resolve_inside(root: Path, relative: str) -> Path:
     """
     if not relative or "\\" in relative or "\x00" in relative or relative.startswith("/"):
         raise SourceNotFound(relative)
-    root = root.resolve()
+    root = _resolved(root)
     try:
         candidate = (root / relative).resolve()
         is_file = candidate.is_file()
@@ -36,6 +37,12 @@ def resolve_inside(root: Path, relative: str) -> Path:
     if not is_file or os.path.commonpath([root, candidate]) != str(root):
         raise SourceNotFound(relative)
     return candidate
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved(root: Path) -> Path:
+    # The allowed folders are fixed for the life of the process; the visitor's path is resolved every time.
+    return root.resolve()
 
 
 @dataclass(frozen=True)

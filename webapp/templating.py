@@ -153,8 +153,17 @@ def _page_context(request: Request, choice: i18n.LanguageChoice) -> dict[str, An
         "root_path": request.scope.get("root_path", ""),
         "lang_how": choice.how,
         "language_paths": _language_paths(request),
-        "page_origin": f"{request.url.scheme}://{request.url.netloc}",
+        "page_origin": _origin(request),
     }
+
+
+def _origin(request: Request) -> str:
+    """Scheme and host of the address the visitor used: `http://127.0.0.1:8000`."""
+    scope = request.scope
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    if host is not None:
+        return f"{scope['scheme']}://{host.decode('latin-1')}"
+    return f"{request.url.scheme}://{request.url.netloc}"  # HTTP/1.0 without Host: the server's own address
 
 
 def _language_paths(request: Request) -> dict[str, str]:
