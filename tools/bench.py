@@ -13,16 +13,13 @@ writes the reference run committed with the project, generated/bench/, instead.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -30,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tools import nginx
-from tools.bench_apps import PONG, PONG_HEADERS
+from tools import inprocess, nginx
+from tools.inprocess import TEMPLATE_PAGE
 from tools.processes import (
     HOST,
     PROXY_ARGS,
@@ -46,18 +42,13 @@ from tools.processes import (
     stop_process,
 )
 from tools.stack import Stack
-from webapp.middleware import site_middleware
 from webapp.paths import BENCH_DIR, BENCH_RUNS_DIR, PROJECT_ROOT, STATIC_DIR
-from webapp.requestlog import RequestLog
-from webapp.settings import DEFAULT_REQUEST_LOG_SIZE, Settings
 
 STATIC_PAGE = "/static/index.html"
 PAIR_REPEATS = 3
 # Pairs whose difference is near the machine's run-to-run noise: measured
 # PAIR_REPEATS times, alternating, and each row keeps its median.
-CLOSE_PAIRS = (("static_nginx", "nginx_ceiling"), ("ping_direct", "ping_no_middleware"))
-IN_PROCESS_CALLS = 2000
-IN_PROCESS_ROUNDS = 7
+CLOSE_PAIRS = (("static_nginx", "nginx_ceiling"), ("ping_direct", "ping_bare_fastapi"))
 WRK_THREADS = 2
 WRK_CONNECTIONS = 32
 LATENCY_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -83,34 +74,102 @@ CASES = [
     Case("revalidate_nginx", "304 revalidation via nginx", "nginx", "stack", STATIC_PAGE, "nginx_ceiling", True),
     Case("ping_direct", "/ping direct to one uvicorn", "uvicorn", "site", "/ping", "python_ceiling"),
     Case("ping_nginx", "/ping via nginx to the workers", "uvicorn", "stack", "/ping", "python_ceiling"),
-    Case("dynamic_direct", "/dynamic direct to one uvicorn", "uvicorn", "site", "/dynamic", "python_ceiling"),
+    Case("dynamic_direct", "/dynamic direct to one uvicorn", "uvicorn", "site", "/dynamic", "ping_direct"),
     Case("dynamic_nginx", "/dynamic via nginx to the workers", "uvicorn", "stack", "/dynamic", "python_ceiling"),
-    Case("ping_no_middleware", "/ping, no site middleware", "uvicorn", "no_middleware", "/ping", "python_ceiling"),
-]  # fmt: skip
+    Case(
+        "ping_bare_fastapi",
+        "the lesson's /ping on a bare FastAPI app",
+        "uvicorn",
+        "bare_fastapi",
+        "/ping",
+        "python_ceiling",
+    ),
+    Case(
+        "template_direct",
+        "a template page without the database, direct",
+        "uvicorn",
+        "site",
+        TEMPLATE_PAGE,
+        "ping_direct",
+    ),
+]
 
 
 @dataclass(frozen=True)
 class Target:
-    """A claim of the lesson, as a ratio of two rows that must reach `at_least`."""
+    """A claim, as the ratio of two figures of one run that must reach `at_least` (or stay within `at_most`).
+
+    Figures are named by where they come from: `wrk.<case>` requests per second,
+    `cpu.<case>` server CPU microseconds per request, `in_process.<page>` and
+    `writes.<kind>` microseconds per request (see tools/inprocess.py).
+    """
 
     name: str
     claim: str
     numerator: str
     denominator: str
-    at_least: float
+    at_least: float | None = None
+    at_most: float | None = None
+
+    def met(self, ratio: float) -> bool:
+        return (self.at_least is None or ratio >= self.at_least) and (self.at_most is None or ratio <= self.at_most)
 
 
 TARGETS = [
-    Target("static_speedup", "static through nginx vs through uvicorn", "static_nginx", "static_uvicorn", 20.0),
-    Target("our_nginx", "static through our nginx config vs bare nginx", "static_nginx", "nginx_ceiling", 0.8),
-    # Computed from an in-process measurement, not from two wrk rows (see measure_middleware).
-    Target("middleware", "/ping throughput left after the site's middleware", "middleware", "ping_no_middleware", 0.9),
+    Target("static_speedup", "static through nginx vs through uvicorn", "wrk.static_nginx", "wrk.static_uvicorn", 20.0),
+    Target("our_nginx", "static through our nginx config vs bare nginx", "wrk.static_nginx", "wrk.nginx_ceiling", 0.8),
+    # The share of one /ping's time left for all but the middleware, from the in-process overhead and the wrk rate.
+    Target(
+        "middleware", "/ping throughput left after the site's middleware", "middleware", "wrk.ping_bare_fastapi", 0.9
+    ),
     Target(
         "dynamic_workers",
         "/dynamic via nginx to the workers vs direct to one uvicorn",
-        "dynamic_nginx",
-        "dynamic_direct",
+        "wrk.dynamic_nginx",
+        "wrk.dynamic_direct",
         0.8,
+    ),
+    Target(
+        "ping_in_process",
+        "the site's /ping speed vs the lesson's /ping on bare FastAPI, in-process",
+        "in_process.bare_fastapi_ping",
+        "in_process.site_ping",
+        0.9,
+    ),
+    Target(
+        "ping_cpu",
+        "the site's /ping speed vs the lesson's /ping on bare FastAPI, by server CPU",
+        "cpu.ping_bare_fastapi",
+        "cpu.ping_direct",
+        0.9,
+    ),
+    Target(
+        "template_cost",
+        "a template page without the database vs the site's /ping, cost in-process",
+        "in_process.template_page",
+        "in_process.site_ping",
+        at_most=1.5,
+    ),
+    Target(
+        "dynamic_cost",
+        "/dynamic vs the site's /ping, cost in-process",
+        "in_process.dynamic",
+        "in_process.site_ping",
+        at_most=2.5,
+    ),
+    Target(
+        "dynamic_throughput",
+        "/dynamic vs /ping, requests per second direct to one uvicorn",
+        "wrk.dynamic_direct",
+        "wrk.ping_direct",
+        0.4,
+    ),
+    Target(
+        "view_write",
+        "a page-view write vs the same upsert through sqlite3",
+        "writes.site_count_view_us",
+        "writes.raw_sqlite_upsert_us",
+        at_most=3.0,
     ),
 ]
 
@@ -129,7 +188,9 @@ def parse_wrk(output: str) -> dict[str, float]:
         raise ValueError(f"wrk printed no Requests/sec:\n{output}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
     return {
+        "requests": int(total.group(1)) if total else 0,
         "requests_per_second": float(rate.group(1)),
         "latency_p50_ms": latency("50"),
         "latency_p99_ms": latency("99"),
@@ -146,12 +207,13 @@ class Servers:
         self.env = {"DATABASE_URL": f"sqlite:///{run_dir / 'bench.db'}"}
         self.workers = workers
         self.ports: dict[str, int] = {}
+        self.pids: dict[str, int] = {}  # the single-process servers, whose CPU time per request is measured
         self._exit = ExitStack()
 
     def __enter__(self) -> Servers:
         try:
             self._start_uvicorn("bare", "tools.bench_apps:bare_app")
-            self._start_uvicorn("no_middleware", "tools.bench_apps:ping_without_middleware", "--factory")
+            self._start_uvicorn("bare_fastapi", "tools.bench_apps:bare_fastapi", "--factory")
             self._start_uvicorn("site", "webapp.main:app")
             self._start_bare_nginx()
             self._start_stack()
@@ -175,6 +237,7 @@ class Servers:
             )
         )
         self.ports[name] = server.port
+        self.pids[name] = server.process.pid
 
     def _start_bare_nginx(self) -> None:
         nginx_path = nginx.nginx_program()
@@ -214,6 +277,19 @@ def run_wrk(wrk: str, url: str, *, seconds: float, headers: dict[str, str]) -> t
     return command, parse_wrk(result.stdout)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system) a process has used so far, or None where it cannot be read."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():  # Linux
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    result = subprocess.run(["ps", "-o", "time=", "-p", str(pid)], capture_output=True, text=True)  # macOS
+    parts = result.stdout.strip().replace("-", ":").split(":")
+    if result.returncode or not parts[0]:
+        return None
+    return sum(float(part) * unit for part, unit in zip(reversed(parts), (1, 60, 3600, 86400), strict=False))
+
+
 def machine_facts(wrk: str) -> dict[str, Any]:
     cpu_model = ""
     if os.path.exists("/proc/cpuinfo"):
@@ -247,7 +323,12 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
                 headers["If-None-Match"] = httpx.get(url).headers["etag"]
             if warmup:
                 run_wrk(wrk, url, seconds=warmup, headers=headers)
+            pid = servers.pids.get(case.target)
+            cpu_before = cpu_seconds(pid) if pid else None
             command, figures = run_wrk(wrk, url, seconds=seconds, headers=headers)
+            cpu_after = cpu_seconds(pid) if pid else None
+            if cpu_before is not None and cpu_after is not None and figures["requests"]:
+                figures["cpu_us_per_request"] = round((cpu_after - cpu_before) / figures["requests"] * 1e6, 1)
             commands.append(" ".join(command))
             print(f"  {case.label:<52} {figures['requests_per_second']:>10,.0f} req/s", flush=True)
             return {"url": url, **figures}
@@ -267,16 +348,17 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
     for row in rows:
         baseline = by_name[row["baseline"]]["requests_per_second"]
         row["ratio"] = round(row["requests_per_second"] / baseline, 3) if baseline else None
-    overhead_us = measure_middleware()
-    targets = []
-    for target in TARGETS:
-        denominator = by_name[target.denominator]["requests_per_second"]
-        if target.numerator == "middleware":
-            # The share of one /ping request's time left for everything but the middleware.
-            ratio = round(1 - overhead_us * denominator / 1_000_000, 3)
-        else:
-            ratio = round(by_name[target.numerator]["requests_per_second"] / denominator, 3) if denominator else 0.0
-        targets.append({**asdict(target), "ratio": ratio, "met": ratio >= target.at_least})
+    print("  in-process: the site's middleware, the pages, the page-view write ...", flush=True)
+    overhead_us = inprocess.measure_middleware()
+    in_process = inprocess.measure_pages(run_dir)
+    writes = inprocess.measure_view_writes(run_dir)
+    figures = {
+        **{f"wrk.{row['name']}": row["requests_per_second"] for row in rows},
+        **{f"cpu.{row['name']}": row["cpu_us_per_request"] for row in rows if "cpu_us_per_request" in row},
+        **{f"in_process.{name}": value for name, value in in_process.items() if isinstance(value, float)},
+        **{f"writes.{name}": value for name, value in writes.items()},
+    }
+    targets = [{**asdict(target), **_ratio(target, figures, overhead_us)} for target in TARGETS]
     return {
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "quick": quick,
@@ -291,71 +373,58 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
         "command": " ".join([shown_python(), "-m", "tools.bench", *sys.argv[1:]]),
         "wrk_commands": commands,
         "middleware_overhead_us": overhead_us,
+        "in_process_us": in_process,
+        "writes_us": writes,
         "rows": rows,
         "targets": targets,
     }
 
 
-async def _answer_ok(scope: Scope, receive: Receive, send: Send) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": PONG_HEADERS})
-    await send({"type": "http.response.body", "body": PONG})
-
-
-def measure_middleware() -> float:
-    """Return the microseconds the site's middleware adds to one request: the median of
-    alternating in-process rounds, an app that only answers with and without it."""
-    wrapped: ASGIApp = _answer_ok
-    for middleware_class, args, kwargs in reversed(site_middleware(Settings(), RequestLog(DEFAULT_REQUEST_LOG_SIZE))):
-        wrapped = middleware_class(wrapped, *args, **kwargs)
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": "/ping", "raw_path": b"/ping", "query_string": b"", "root_path": "",
-        "headers": [(b"host", HOST.encode()), (b"user-agent", b"wrk"), (b"accept", b"*/*")],
-        "client": (HOST, 50000), "server": (HOST, 8000),
-    }  # fmt: skip
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def discard(message: Message) -> None:
-        pass
-
-    async def microseconds_per_call(app: ASGIApp) -> float:
-        started = time.perf_counter()
-        for _ in range(IN_PROCESS_CALLS):
-            await app(dict(scope), receive, discard)
-        return (time.perf_counter() - started) / IN_PROCESS_CALLS * 1_000_000
-
-    async def rounds() -> float:
-        with_middleware, without = [], []
-        for _ in range(IN_PROCESS_ROUNDS):
-            with_middleware.append(await microseconds_per_call(wrapped))
-            without.append(await microseconds_per_call(_answer_ok))
-        return statistics.median(with_middleware) - statistics.median(without)
-
-    overhead = round(max(0.0, asyncio.run(rounds())), 2)
-    print(f"  site middleware, in-process: {overhead:.1f} µs per request", flush=True)
-    return overhead
+def _ratio(target: Target, figures: dict[str, float], overhead_us: float) -> dict[str, Any]:
+    denominator = figures.get(target.denominator)
+    if target.numerator == "middleware" and denominator:
+        ratio: float | None = round(1 - overhead_us * denominator / 1_000_000, 3)
+    else:
+        numerator = figures.get(target.numerator)
+        ratio = round(numerator / denominator, 3) if numerator and denominator else None
+    return {"ratio": ratio, "met": ratio is not None and target.met(ratio)}
 
 
 def format_table(results: dict[str, Any]) -> str:
     lines = [
-        f"{'case':<52} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  ratio to baseline",
-        "-" * 110,
+        f"{'case':<52} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'CPU µs':>7}  ratio to baseline",
+        "-" * 118,
     ]
     for row in results["rows"]:
         ratio = "baseline" if row["name"] == row["baseline"] else f"{row['ratio']:.3f} x {row['baseline']}"
+        cpu = f"{row['cpu_us_per_request']:>7.0f}" if "cpu_us_per_request" in row else f"{'':>7}"
         lines.append(
             f"{row['label']:<52} {row['requests_per_second']:>10,.0f} {row['latency_p50_ms']:>8.2f} "
-            f"{row['latency_p99_ms']:>8.2f} {row['errors']:>6}  {ratio}"
+            f"{row['latency_p99_ms']:>8.2f} {row['errors']:>6} {cpu}  {ratio}"
         )
     paired = ", ".join(" and ".join(pair) for pair in CLOSE_PAIRS)
-    lines.append(f"({paired}: median of {PAIR_REPEATS} alternating runs each)")
-    lines.append(f"site middleware, measured in-process: {results['middleware_overhead_us']:.1f} µs per request")
-    lines += ["", "The lesson's claims, as ratios from this run:"]
+    lines.append(f"({paired}: median of {PAIR_REPEATS} alternating runs each; CPU µs: the server's, per request)")
+    lines += ["", "In-process, µs per request (no sockets; tools/inprocess.py):"]
+    lines.append(f"  site middleware {results['middleware_overhead_us']:.1f}")
+    pages = results["in_process_us"]
+    for name in ("bare_fastapi_ping", "site_ping", "template_page", "dynamic"):
+        lines.append(f"  {name:<18} {pages[name]:>8.1f}")
+    split = pages["dynamic_split"]
+    lines.append(
+        f"  /dynamic's split: database {split['database']:.0f}, template {split['template']:.0f}, "
+        f"framework and the rest {split['framework']:.0f}"
+    )
+    writes = results["writes_us"]
+    lines.append(
+        f"  page-view write {writes['site_count_view_us']:.1f}; "
+        f"the same upsert through sqlite3 {writes['raw_sqlite_upsert_us']:.1f}"
+    )
+    lines += ["", "The claims, as ratios from this run:"]
     for target in results["targets"]:
         verdict = "met" if target["met"] else "NOT met"
-        lines.append(f"  {target['claim']:<62} {target['ratio']:>8.2f}  (target >= {target['at_least']:g}: {verdict})")
+        bound = f">= {target['at_least']:g}" if target["at_least"] is not None else f"<= {target['at_most']:g}"
+        ratio = "n/a" if target["ratio"] is None else f"{target['ratio']:.2f}"
+        lines.append(f"  {target['claim']:<78} {ratio:>6}  (target {bound}: {verdict})")
     return "\n".join(lines)
 
 

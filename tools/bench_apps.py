@@ -2,8 +2,9 @@
 
 - `bare_app`: a framework-free ASGI app answering /ping, the most a Python app on
   uvicorn can do on this machine.
-- `ping_without_middleware`: the site's own /ping handler in a FastAPI app without
-  the site's middleware, to measure what that middleware costs (uvicorn --factory).
+- `bare_fastapi`: the lesson's /ping (the site's own handler) on a FastAPI app with
+  nothing else: no middleware, no other routes (uvicorn --factory). The site's
+  /ping is measured against it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": PONG})
 
 
-def ping_without_middleware() -> FastAPI:
+def bare_fastapi() -> FastAPI:
     # Imported here, in the uvicorn process that serves this app: importing
     # webapp.main builds the whole site, which the benchmark itself never needs.
     from webapp.main import lesson

@@ -23,13 +23,12 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tools.bench_apps import PONG, PONG_HEADERS
+from tools.bench_apps import PONG, PONG_HEADERS, bare_fastapi
 from tools.processes import HOST
 from webapp.database import COUNT_VIEWS_SQL, Database, PageView
-from webapp.main import create_app, lesson
+from webapp.main import create_app
 from webapp.middleware import site_middleware
 from webapp.requestlog import RequestLog
 from webapp.settings import DEFAULT_REQUEST_LOG_SIZE, Settings
@@ -98,13 +97,6 @@ def measure_middleware() -> float:
         return statistics.median(with_middleware) - statistics.median(without)
 
     return round(max(0.0, asyncio.run(rounds())), 2)
-
-
-def bare_fastapi() -> FastAPI:
-    """The lesson's /ping on FastAPI and nothing else: what the site's /ping is measured against."""
-    app = FastAPI()
-    app.include_router(lesson)
-    return app
 
 
 def measure_pages(run_dir: Path) -> dict[str, Any]:

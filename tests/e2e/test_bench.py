@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import require_program
 from tools.bench import CASES, CLOSE_PAIRS, PAIR_REPEATS, TARGETS
 from webapp.paths import PROJECT_ROOT
@@ -34,6 +36,15 @@ def test_quick_benchmark_run_measures_every_case(tmp_path: Path) -> None:
     assert [t["claim"] for t in results["targets"]] == [t.claim for t in TARGETS]
     assert all(t["ratio"] > 0 for t in results["targets"])
     assert 0 <= results["middleware_overhead_us"] < 1000
+    pages = results["in_process_us"]
+    assert pages["bare_fastapi_ping"] > 0 and 0 < pages["site_ping"] < pages["dynamic"]
+    assert sum(pages["dynamic_split"].values()) == pytest.approx(pages["dynamic"], rel=0.01)
+    assert results["writes_us"]["raw_sqlite_upsert_us"] > 0 and results["writes_us"]["site_count_view_us"] > 0
+    # The server's CPU time per request, for each row served by a single uvicorn process.
+    single = {"python_ceiling", "static_uvicorn", "revalidate_uvicorn", "ping_direct", "dynamic_direct"}
+    single |= {"ping_bare_fastapi", "template_direct"}
+    assert {row["name"] for row in results["rows"] if row.get("cpu_us_per_request", 0) > 0} == single
+    assert all(target["ratio"] is not None for target in results["targets"])
     repeated = {row["name"]: len(row["runs"]) for row in results["rows"] if len(row["runs"]) > 1}
     paired = [name for pair in CLOSE_PAIRS for name in pair]
     assert repeated == dict.fromkeys(paired, PAIR_REPEATS)
