@@ -34,6 +34,9 @@ from tools.processes import HOST, free_port
 
 HOLD_SECONDS = 20.0
 CLIENTS = 50
+# Each client loads /dynamic, waits this long, and loads it again: about 200 requests a second in all,
+# well within what one uvicorn serves with a healthy database, so that a slow answer is the stall's doing.
+CLIENT_PAUSE_SECONDS = 0.25
 NOTICE = "The database cannot be reached"
 FAST_SECONDS = 1.0  # /ping and static files: the database is none of their business
 DATABASE_PAGE_SECONDS = 3.0  # pages and JSON that need the database: an answer, or the notice
@@ -86,7 +89,7 @@ def load_during(url: str, stall: Callable[[], Iterator[None]]) -> Observed:
         async def keep_loading(client: httpx.AsyncClient) -> None:
             while not stop.is_set():
                 await ask(client, "/dynamic?lang=en", observed.dynamic)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(CLIENT_PAUSE_SECONDS)
 
         async def probe(path: str, into: list[Answer], every: float) -> None:
             # A client of its own, new connections: a visitor arriving during the stall.
@@ -123,10 +126,12 @@ def assert_the_site_stayed_up(observed: Observed) -> None:
 
     dynamic = observed.dynamic
     assert [a for a in dynamic if a.status != 200] == []
-    slowest = max(a.seconds for a in dynamic)
-    assert slowest <= DATABASE_PAGE_SECONDS, f"/dynamic took {slowest:.1f} s"
+    slow = sorted((a for a in dynamic if a.seconds > DATABASE_PAGE_SECONDS), key=lambda a: -a.seconds)
+    assert slow == [], (
+        f"{len(slow)} /dynamic took over {DATABASE_PAGE_SECONDS} s (stall: {observed.stall_seconds:.1f} s)"
+    )
     during = observed.during(dynamic)
-    assert len(during) > CLIENTS * 3
+    assert len(during) > CLIENTS * 2
     assert all(a.notice for a in during), "a /dynamic during the stall did not say the database was unavailable"
     assert [a for a in dynamic if a.at + a.seconds < 0 and a.notice] == []  # answered before it: counted as usual
 
