@@ -172,37 +172,34 @@ class Database:
             self._tables_ready = True
 
     def _count_waiting_views(self) -> None:
-        """On the writer thread: count every view waiting, a batch at a time, until none is left."""
-        views = self._take_waiting_views()
-        while views:
-            try:
-                outcome: list[int] | DatabaseUnavailable | None = self._count_views(views)
-            except Exception:  # a bug: the pages say "unavailable" instead of waiting for a thread that stopped
-                logger.exception("counting page views failed")
-                outcome = DatabaseUnavailable("counting page views failed")
-            if outcome is None:  # someone stopped waiting meanwhile: count the others again, without them
-                with self._views_lock:
-                    self._views_waiting[:0] = [view for view in views if not view.call.abandoned]
-                views = self._take_waiting_views()
-                continue
-            # Take the next batch before answering this one: then the thread is done as soon as
-            # the pages are, instead of competing with them for the interpreter.
-            next_views = self._take_waiting_views()
-            _settle(views, outcome)
-            views = next_views
+        """On the writer thread: count, in one batch, every view waiting now.
 
-    def _take_waiting_views(self) -> list[_WaitingView]:
+        Views that come meanwhile get another turn, queued behind whatever else waits
+        for this thread (a guestbook entry, say), so that steady traffic cannot starve it.
+        """
         with self._views_lock:
             views = [view for view in self._views_waiting if not view.call.abandoned]
             self._views_waiting.clear()
-            self._views_being_counted = bool(views)
-            return views
+        outcome = self._count_views(views) if views else []
+        with self._views_lock:
+            if outcome is None:  # someone stopped waiting meanwhile: count the others again, without them
+                self._views_waiting[:0] = [view for view in views if not view.call.abandoned]
+            more = bool(self._views_waiting)
+            self._views_being_counted = more
+        if more and not self._writes.start(self._count_waiting_views):
+            _settle(self._views_waiting, DatabaseUnavailable("the database is closed"))
+        if outcome is not None:
+            _settle(views, outcome)
 
     def _count_views(self, views: list[_WaitingView]) -> list[int] | DatabaseUnavailable | None:
+        """Each view's number, or why none could be counted; None when one was given up on meanwhile."""
         try:
             totals = self._add_views(Counter(view.path for view in views), views_wanted=views)
         except DatabaseUnavailable as error:
             return error
+        except Exception:  # a bug: the pages say "unavailable" rather than wait for their deadline
+            logger.exception("counting page views failed")
+            return DatabaseUnavailable("counting page views failed")
         return None if totals is None else _number_views(views, totals)
 
     def _add_views(self, counts: Mapping[str, int], *, views_wanted: list[_WaitingView]) -> dict[str, int] | None:
@@ -267,7 +264,7 @@ class Database:
                 connection = self.engine.raw_connection()
             connection.detach()  # this thread keeps it; the pool neither counts nor resets it
             if self.kind == "sqlite":
-                # Transactions begin where _count_view says, not where the driver guesses.
+                # Transactions begin where _add_views says, not where the driver guesses.
                 driver_connection: Any = connection.dbapi_connection
                 driver_connection.isolation_level = None
             self._per_thread.connection = connection

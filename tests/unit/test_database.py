@@ -141,3 +141,21 @@ async def test_views_counted_together_each_get_their_own_number(database: Databa
         numbers = sorted(total for total, counted in zip(totals, paths, strict=True) if counted == path)
         assert numbers == list(range(1, paths.count(path) + 1)), path
     assert await database.view_totals() == {"/compare": 40, "/dynamic": 60, "/log": 20}
+
+
+async def test_a_steady_stream_of_views_does_not_hold_up_a_guestbook_entry(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'site.db'}")  # one writer thread for both kinds of write
+    views: list[asyncio.Future[int]] = []
+    entry_task: asyncio.Future[object] | None = None
+    started = time.monotonic()
+    while time.monotonic() - started < 1.0:  # views keep arriving, as from many visitors
+        views.append(asyncio.ensure_future(database.count_view("/dynamic")))
+        if entry_task is None and time.monotonic() - started > 0.2:
+            entry_task, entry_sent = asyncio.ensure_future(database.add_entry("during", "the views")), time.monotonic()
+        await asyncio.sleep(0.0002)
+    assert entry_task is not None
+    entry = await entry_task
+    assert entry.id is not None  # stored, not given up on at the deadline
+    counted = await asyncio.gather(*views)
+    assert sorted(counted) == list(range(1, len(views) + 1))
+    database.dispose()
