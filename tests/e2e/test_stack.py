@@ -92,7 +92,9 @@ def test_https_with_the_generated_certificate(stack: RunningStack) -> None:
     assert seen["scheme"] == "https"
     assert seen["client"]["host"] == "127.0.0.2"
     assert "nginx → uvicorn (https)" in page
-    assert f'href="{stack.state["https_url"]}/static/style.css"' in page  # links keep the scheme
+    assert 'href="/static/style.css"' in page  # a path: it keeps the page's scheme and host by itself
+    # The one full address on the page, the page in the other language, says https, not the workers' http.
+    assert f'hreflang="en" href="{stack.state["https_url"]}/dynamic?lang=en"' in page
 
 
 def test_plain_http_also_shows_the_real_client_address(stack: RunningStack) -> None:
