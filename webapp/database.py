@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -25,7 +25,7 @@ from sqlalchemy import Engine, PoolProxiedConnection, event, func, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from webapp.lanes import Call, Lane, LaneTimeout
+from webapp.lanes import Call, Lane, LaneTimeout, wait_at_most
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,6 +50,7 @@ READ_THREADS = 4
 # its writers never sleep in SQLite's busy handler because of each other.
 SQLITE_WRITE_THREADS = 1
 POSTGRESQL_WRITE_THREADS = 4
+MIN_SQLITE_VERSION = (3, 35, 0)
 MAX_WAITING_CALLS = 1000  # per lane: beyond this, a call fails at once (each waits DEADLINE_SECONDS at most)
 
 
@@ -80,6 +81,12 @@ class Database:
         self._tables_ready = False
         self._tables_lock = threading.Lock()
         sqlite = self.kind == "sqlite"
+        if sqlite and sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            raise RuntimeError(
+                f"The site needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or newer (for INSERT ... RETURNING); "
+                f"this Python has {sqlite3.sqlite_version}. Use a newer Python, or PostgreSQL with DATABASE_URL."
+            )
+        self._in_memory = sqlite and make_url(url).database in (None, "", ":memory:")
         write_threads = SQLITE_WRITE_THREADS if sqlite else POSTGRESQL_WRITE_THREADS
         self._reads = Lane("read", READ_THREADS, deadline_seconds=DEADLINE_SECONDS, max_waiting=MAX_WAITING_CALLS)
         self._writes = Lane("write", write_threads, deadline_seconds=DEADLINE_SECONDS, max_waiting=MAX_WAITING_CALLS)
@@ -112,7 +119,9 @@ class Database:
         Views that arrive while the writer thread is busy wait together and are
         then counted in one statement and one commit (group commit): one trip to
         the thread for all of them. Each still waits for its own commit, so the
-        count stays exact and a crash loses no view that a page has shown.
+        count stays exact and a crash loses no view that a page has shown. A view
+        whose page gave up waiting before the write began is not counted; one that
+        gave up during the write itself (a server paused mid-statement) may be.
         """
         loop = asyncio.get_running_loop()
         view = _WaitingView(path, Call(), loop, loop.create_future())
@@ -123,13 +132,10 @@ class Database:
             start, self._views_being_counted = not self._views_being_counted, True
         if start and not self._writes.start(self._count_waiting_views):
             raise DatabaseUnavailable("the database is closed")
-        started = time.perf_counter()
         try:
-            return await asyncio.wait_for(view.total, DEADLINE_SECONDS)
-        except TimeoutError:
-            view.call.abandon()
-            waited = time.perf_counter() - started
-            raise DatabaseUnavailable(f"no answer from the database within {waited:.1f} s") from None
+            return await wait_at_most(view.total, DEADLINE_SECONDS, view.call)
+        except LaneTimeout as error:
+            raise DatabaseUnavailable(str(error)) from None
 
     async def view_totals(self) -> dict[str, int]:
         return await self._run(self._reads, self._view_totals)
@@ -147,10 +153,15 @@ class Database:
         self._reads.close()
         self._writes.close()
         with self._counting_lock:
-            for connection in self._counting_connections:
+            kept, self._counting_connections = self._counting_connections, []
+
+        def close_kept() -> None:
+            for connection in kept:
                 with suppress(Exception):
                     connection.close()
-            self._counting_connections.clear()
+
+        # On a thread of its own: closing a connection that a stalled call still uses can wait for it.
+        threading.Thread(target=close_kept, name="database-close", daemon=True).start()
         self.engine.dispose()
 
     async def _run(self, lane: Lane, function: Callable[..., T], *args: object) -> T:
@@ -165,10 +176,20 @@ class Database:
         """Create the tables if they are missing; safe to call again and again."""
         if self._tables_ready:
             return
+        if self._in_memory:
+            raise DatabaseUnavailable(
+                "an in-memory SQLite database (sqlite://) lives in one connection and the site uses several threads: "
+                "set DATABASE_URL to a file, sqlite:///path/to/site.db"
+            )
         with self._tables_lock, self._errors():
             if self.kind == "sqlite":
                 _make_sqlite_folder(self.url)
-            SQLModel.metadata.create_all(self.engine)
+            try:
+                SQLModel.metadata.create_all(self.engine)
+            except SQLAlchemyError:
+                # Another process made them at the same moment (two workers starting on a new database):
+                # the second look finds them there.
+                SQLModel.metadata.create_all(self.engine)
             self._tables_ready = True
 
     def _count_waiting_views(self) -> None:
@@ -178,56 +199,69 @@ class Database:
         for this thread (a guestbook entry, say), so that steady traffic cannot starve it.
         """
         with self._views_lock:
-            views = [view for view in self._views_waiting if not view.call.abandoned]
-            self._views_waiting.clear()
-        outcome = self._count_views(views) if views else []
-        with self._views_lock:
-            if outcome is None:  # someone stopped waiting meanwhile: count the others again, without them
-                self._views_waiting[:0] = [view for view in views if not view.call.abandoned]
-            more = bool(self._views_waiting)
-            self._views_being_counted = more
-        if more and not self._writes.start(self._count_waiting_views):
-            _settle(self._views_waiting, DatabaseUnavailable("the database is closed"))
-        if outcome is not None:
-            _settle(views, outcome)
-
-    def _count_views(self, views: list[_WaitingView]) -> list[int] | DatabaseUnavailable | None:
-        """Each view's number, or why none could be counted; None when one was given up on meanwhile."""
+            waiting, self._views_waiting = self._views_waiting, []
+        counted: list[_WaitingView] = []
+        outcome: list[int] | DatabaseUnavailable = []
         try:
-            totals = self._add_views(Counter(view.path for view in views), views_wanted=views)
+            counted, outcome = self._count_views(waiting)
+        finally:
+            with self._views_lock:
+                more = self._views_being_counted = bool(self._views_waiting)
+            if more and not self._writes.start(self._count_waiting_views):
+                with self._views_lock:
+                    stranded, self._views_waiting = self._views_waiting, []
+                _settle(stranded, DatabaseUnavailable("the database is closed"))
+        _settle(counted, outcome)
+
+    def _count_views(self, views: list[_WaitingView]) -> tuple[list[_WaitingView], list[int] | DatabaseUnavailable]:
+        """The views counted (those still wanted once the write began) and each one's number, or the error."""
+        counted: list[_WaitingView] = []
+
+        def still_wanted() -> list[str]:
+            counted[:] = [view for view in views if not view.call.abandoned]
+            return [view.path for view in counted]
+
+        try:
+            totals = self._add_views(still_wanted)
         except DatabaseUnavailable as error:
-            return error
+            return views, error
         except Exception:  # a bug: the pages say "unavailable" rather than wait for their deadline
             logger.exception("counting page views failed")
-            return DatabaseUnavailable("counting page views failed")
-        return None if totals is None else _number_views(views, totals)
+            return views, DatabaseUnavailable("counting page views failed")
+        return counted, _number_views(counted, totals)
 
-    def _add_views(self, counts: Mapping[str, int], *, views_wanted: list[_WaitingView]) -> dict[str, int] | None:
-        """Add `counts[path]` views to each path in one statement and one commit; return each new total.
+    def _add_views(self, paths: Callable[[], list[str]]) -> dict[str, int]:
+        """Add one view for each of `paths()` in one statement and one commit; return each path's new total.
 
         The busiest write of the site: straight to the driver, on a connection this
         thread keeps, with no ORM session and no pool checkout (a session per view
-        cost about 20 times as much). Return None, having stored nothing, when a
-        view in `views_wanted` was given up on before the commit.
+        cost about 20 times as much). `paths` is asked once the write can begin, after
+        any wait for a lock, so that a page that has given up by then is left out.
         """
         self._create_tables()
         connection = self._counting_connection()
-        sql = COUNT_VIEWS_SQL.format(table=PageView.__tablename__, rows=", ".join([self._count_row] * len(counts)))
         try:
             if self.kind == "sqlite":
                 connection.execute("BEGIN IMMEDIATE")  # where it waits for another program's write lock
+            # Sorted: two processes that add the same paths lock their rows in the same order, never a deadlock.
+            counts = sorted(Counter(paths()).items())
+            if not counts:
+                connection.rollback()
+                return {}
+            rows = ", ".join([self._count_row] * len(counts))
             cursor = connection.cursor()
-            cursor.execute(sql, [value for path, views in counts.items() for value in (path, views)])
+            cursor.execute(
+                COUNT_VIEWS_SQL.format(table=PageView.__tablename__, rows=rows),
+                [value for path, views in counts for value in (path, views)],
+            )
             totals = {path: int(total) for path, total in cursor.fetchall()}
             cursor.close()
-            if any(view.call.abandoned for view in views_wanted):
-                # A page already said the database was unavailable: its view must not be counted.
-                connection.rollback()
-                return None
             connection.commit()
-        except self._driver_error as error:
-            self._drop_counting_connection()
-            raise DatabaseUnavailable(_first_line(error)) from error
+        except Exception as error:
+            self._drop_counting_connection()  # never left inside a transaction, holding a lock
+            if isinstance(error, self._driver_error):
+                raise DatabaseUnavailable(_first_line(error)) from error
+            raise
         return totals
 
     def _view_totals(self, _call: Call) -> dict[str, int]:
@@ -257,7 +291,7 @@ class Database:
             return session.exec(select(func.count()).select_from(Entry)).one()
 
     def _counting_connection(self) -> Any:
-        """This thread's own driver connection for counting views, in autocommit mode."""
+        """This thread's own driver connection for counting views; transactions begin where _add_views says."""
         connection: PoolProxiedConnection | None = getattr(self._per_thread, "connection", None)
         if connection is None:
             with self._errors():
@@ -277,7 +311,7 @@ class Database:
         connection: PoolProxiedConnection | None = getattr(self._per_thread, "connection", None)
         self._per_thread.connection = None
         if connection is not None:
-            with self._counting_lock:
+            with self._counting_lock, suppress(ValueError):  # gone already if dispose() closed it
                 self._counting_connections.remove(connection)
             with suppress(Exception):
                 connection.rollback()
@@ -356,7 +390,7 @@ def _create_engine(url: str) -> Engine:
     pool["pool_timeout"] = POOL_WAIT_SECONDS
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
-        in_memory = make_url(url).database in (None, "", ":memory:")  # one connection, no pool to size
+        in_memory = make_url(url).database in (None, "", ":memory:")  # refused when used, see _create_tables
         engine = create_engine(url, connect_args=connect_args, **({} if in_memory else pool))
         event.listen(engine, "connect", _configure_sqlite)
         return engine

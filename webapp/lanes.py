@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ class Lane:
     def __init__(self, name: str, threads: int, *, deadline_seconds: float, max_waiting: int) -> None:
         self.name = name
         self.deadline_seconds = deadline_seconds
-        self._max_waiting = max_waiting
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"database-{name}")
+        self._thread_count = threads
+        self._threads: list[threading.Thread] = []
+        self._work: queue.SimpleQueue[tuple[Callable[[], object], Future[Any]] | None] = queue.SimpleQueue()
+        self._closed = False
         self._pending = 0  # calls queued or running
         self._pending_lock = threading.Lock()
         self._max_pending = threads + max_waiting
@@ -63,37 +66,76 @@ class Lane:
                 raise LaneTimeout(f"{self._pending} {self.name} calls are already waiting for the database")
             self._pending += 1
         call = Call()
-        try:
-            future: Future[T] = self._executor.submit(function, call, *args)
-        except RuntimeError:  # shut down
-            self._done()
-            raise LaneTimeout(f"the {self.name} lane is closed") from None
+        future: Future[T] = Future()
         future.add_done_callback(lambda _: self._done())
-        started = time.perf_counter()
-        try:
-            # wait_for cancels the future on timeout: a call still queued never runs.
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.deadline_seconds)
-        except TimeoutError:
-            call.abandon()
-            waited = time.perf_counter() - started
-            raise LaneTimeout(f"no answer from the database within {waited:.1f} s") from None
+        if not self._submit(lambda: function(call, *args), future):
+            raise LaneTimeout(f"the {self.name} lane is closed")
+        return await wait_at_most(future, self.deadline_seconds, call)
 
     def start(self, function: Callable[[], object]) -> bool:
         """Run `function()` on this lane's threads without waiting for it: it reports back itself.
         Return False if the lane is closed."""
-        try:
-            future = self._executor.submit(function)
-        except RuntimeError:
-            return False
+        future: Future[object] = Future()
         future.add_done_callback(_log_failure)
-        return True
+        return self._submit(function, future)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Drop the calls still queued; each thread ends when its current call does."""
+        self._closed = True
+        while True:
+            try:
+                item = self._work.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[1].cancel()
+        for _ in self._threads:
+            self._work.put(None)
+
+    def _submit(self, function: Callable[[], object], future: Future[Any]) -> bool:
+        if self._closed:
+            future.cancel()
+            return False
+        if not self._threads:
+            # Daemon threads: a call stuck on a paused server must not keep the process from exiting.
+            self._threads = [
+                threading.Thread(target=self._serve, name=f"database-{self.name}-{number}", daemon=True)
+                for number in range(self._thread_count)
+            ]
+            for thread in self._threads:
+                thread.start()
+        self._work.put((function, future))
+        return True
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            function, future = item
+            if not future.set_running_or_notify_cancel():  # given up on while it waited: never run
+                continue
+            try:
+                result = function()
+            except BaseException as error:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
 
     def _done(self) -> None:
         with self._pending_lock:
             self._pending -= 1
+
+
+async def wait_at_most(future: Future[T] | asyncio.Future[T], seconds: float, call: Call) -> T:
+    """Wait for `future` at most `seconds`; then give it up (a call not started yet never runs)
+    and raise LaneTimeout. A result that came in time is returned, even at the last moment."""
+    waiting = asyncio.wrap_future(future) if isinstance(future, Future) else future
+    started = time.perf_counter()
+    done, _ = await asyncio.wait({waiting}, timeout=seconds)
+    if done:
+        return waiting.result()
+    call.abandon()
+    future.cancel()  # at once, not on the loop's next turn: a thread may be about to take it
+    waiting.cancel()
+    raise LaneTimeout(f"no answer from the database within {time.perf_counter() - started:.1f} s")
 
 
 def _log_failure(future: Future[object]) -> None:

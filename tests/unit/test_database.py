@@ -159,3 +159,23 @@ async def test_a_steady_stream_of_views_does_not_hold_up_a_guestbook_entry(tmp_p
     counted = await asyncio.gather(*views)
     assert sorted(counted) == list(range(1, len(views) + 1))
     database.dispose()
+
+
+async def test_an_in_memory_database_is_refused_with_a_sentence_saying_what_to_use() -> None:
+    database = Database("sqlite://")  # one connection per thread: each thread would see an empty database
+    assert await database.try_create_tables() is False
+    with pytest.raises(DatabaseUnavailable, match=r"set DATABASE_URL to a file, sqlite:///path/to/site.db"):
+        await database.count_view("/dynamic")
+    database.dispose()
+
+
+async def test_two_processes_counting_the_same_pages_in_any_order_never_fail(database_url: str) -> None:
+    # Two processes (two Database objects here) whose batches hold the same paths in opposite orders.
+    first, second = Database(database_url), Database(database_url)
+    paths = ["/dynamic", "/compare", "/log", "/bench"]
+    views = [first.count_view(path) for path in paths * 25] + [second.count_view(path) for path in paths[::-1] * 25]
+    totals = await asyncio.gather(*views)
+    assert all(total > 0 for total in totals)
+    assert await first.view_totals() == dict.fromkeys(sorted(paths), 50)
+    first.dispose()
+    second.dispose()
