@@ -17,19 +17,18 @@ import os
 import pwd
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import run_site, run_stack
+from tests.support import run_site, run_stack, sqlite_locked
 from tools.processes import HOST, free_port
 
 HOLD_SECONDS = 20.0
@@ -155,17 +154,6 @@ def post_entries(url: str, count: int) -> list[int]:
         responses = [client.post("/api/guestbook", json={"name": f"n{i}", "message": "before"}) for i in range(count)]
     assert [r.status_code for r in responses] == [201] * count
     return [r.json()["id"] for r in responses]
-
-
-@contextmanager
-def sqlite_locked(path: Path) -> Iterator[None]:
-    """What a backup or an sqlite3 shell left in a transaction does: hold the write lock."""
-    with closing(sqlite3.connect(path, isolation_level=None)) as other:
-        other.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
 
 
 def test_sqlite_locked_by_another_program_on_one_uvicorn(tmp_path: Path) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from tests.support import sqlite_locked
 from webapp.database import DEADLINE_SECONDS, SQLITE_BUSY_TIMEOUT_SECONDS, Database, DatabaseUnavailable
 
 pytestmark = pytest.mark.anyio
@@ -85,23 +86,12 @@ async def test_unreachable_database_raises_database_unavailable(url: str) -> Non
     database.dispose()
 
 
-@contextmanager
-def locked_by_another_program(path: Path) -> Iterator[None]:
-    """Hold SQLite's write lock on `path` the way an sqlite3 shell left in a transaction does."""
-    with closing(sqlite3.connect(path, isolation_level=None)) as other:
-        other.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
-
-
 async def test_a_write_lock_held_elsewhere_fails_writes_quickly_and_reads_go_on(tmp_path: Path) -> None:
     path = tmp_path / "site.db"
     database = Database(f"sqlite:///{path}")
     await database.add_entry("before", "the lock")
     await database.count_view("/dynamic")
-    with locked_by_another_program(path):
+    with sqlite_locked(path):
         started = time.monotonic()
         outcomes = await asyncio.gather(
             *(database.count_view("/dynamic") for _ in range(20)),
@@ -124,7 +114,7 @@ async def test_one_write_waits_no_longer_than_sqlites_busy_timeout(tmp_path: Pat
     path = tmp_path / "site.db"
     database = Database(f"sqlite:///{path}")
     await database.count_view("/dynamic")
-    with locked_by_another_program(path):
+    with sqlite_locked(path):
         started = time.monotonic()
         with pytest.raises(DatabaseUnavailable, match="locked"):
             await database.count_view("/dynamic")
