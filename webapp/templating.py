@@ -25,7 +25,7 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from webapp import i18n
-from webapp.links import Links
+from webapp.links import Links, path_for
 from webapp.site import site_of
 
 GETTEXT_NAMES = ("_", "gettext")  # `_("…")` in templates; `gettext("…", name=…)` is what {% trans %} becomes
@@ -127,14 +127,6 @@ class Templates:
 
     def _environment(self, language: str, translations: gettext.GNUTranslations) -> TranslatedEnvironment:
         environment = TranslatedEnvironment(language, translations, self._links, loader=self._loader)
-        links = self._links
-
-        @pass_context
-        def url_for(context: Mapping[str, Any], name: str, /, **params: str) -> str:
-            """Starlette's url_for, with the same name and arguments, returning a path (for a value known only
-            when rendering: with fixed values it never runs, LinkFixedPaths put the path in when compiling)."""
-            root_path: str = context["request"].scope.get("root_path", "")
-            return root_path + links.path_for(name, **params)
 
         def number(value: float) -> str:
             return i18n.format_number_for(value, language)
@@ -142,9 +134,16 @@ class Templates:
         def datetime(moment: Any, format: str = "medium") -> str:
             return i18n.format_datetime_for(moment, format, language)
 
-        environment.globals.update(url_for=url_for, language_names=i18n.LANGUAGE_NAMES, lang=language)
+        environment.globals.update(url_for=_url_for, language_names=i18n.LANGUAGE_NAMES, lang=language)
         environment.filters.update(number=number, datetime=datetime)
         return environment
+
+
+@pass_context
+def _url_for(context: Mapping[str, Any], name: str, /, **params: str) -> str:
+    """Starlette's url_for, with the same name and arguments, returning a path (for a value known only
+    when rendering: with fixed values it never runs, LinkFixedPaths put the path in when compiling)."""
+    return path_for(context["request"], name, **params)
 
 
 def _page_context(request: Request, choice: i18n.LanguageChoice) -> dict[str, Any]:
