@@ -7,8 +7,14 @@ extend it.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import resource
+import shutil
+import stat
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,11 @@ MIME_TYPES_CANDIDATES = (
     "/opt/homebrew/etc/nginx/mime.types",
 )
 
+# Who nginx's worker processes run as when it is started as root.
+UNPRIVILEGED_USER = "nobody"
+MAX_WORKER_CONNECTIONS = 8192
+MAX_FILE_LIMIT = 65536
+
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
     trim_blocks=True,
@@ -49,10 +60,27 @@ def mime_types_path() -> str:
     return "mime.types"  # relative to nginx's own configuration prefix
 
 
+def worker_user() -> str:
+    """nginx's `user` line when started as root ("nobody nogroup"), else "" (workers stay this user)."""
+    if os.geteuid() != 0:
+        return ""
+    user = pwd.getpwnam(UNPRIVILEGED_USER)
+    return f"{user.pw_name} {grp.getgrgid(user.pw_gid).gr_name}"
+
+
+def file_limit() -> int:
+    """How many files an nginx process may open: as many as this system lets it, up to MAX_FILE_LIMIT."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return MAX_FILE_LIMIT if hard == resource.RLIM_INFINITY else min(hard, MAX_FILE_LIMIT)
+
+
 def render_config(template: str, *, run_dir: Path, nginx_workers: int | str = "auto", **values: Any) -> str:
     """Fill in one of the templates; the values every template needs are filled in here."""
+    files = file_limit()
     return _environment.get_template(template).render(
-        run_as_root=os.geteuid() == 0,
+        worker_user=worker_user(),
+        file_limit=files,
+        worker_connections=min(MAX_WORKER_CONNECTIONS, files // 2),
         nginx_workers=nginx_workers,
         run_dir=run_dir,
         mime_types=mime_types_path(),
@@ -86,3 +114,46 @@ def start_nginx(nginx: str, config_text: str, run_dir: Path, ports: list[int], *
         stop_process(process)
         raise ProgramError(f"{error}. {said.read_text(errors='replace').strip()}".strip()) from None
     return process
+
+
+def readable_by_everyone(folder: Path) -> bool:
+    """Whether any user can reach `folder` and read the files in it (permission bits for "others")."""
+    folder = folder.resolve()
+    for parent in [*reversed(folder.parents), folder]:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            return False
+    return all(
+        path.stat().st_mode & (stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
+        for path in [folder, *folder.rglob("*")]
+    )
+
+
+def static_dir_for_workers(static_dir: Path) -> tuple[Path, Path | None]:
+    """The folder nginx's workers serve static files from, and a folder to remove when done (or None).
+
+    Started as root, the workers run as an unprivileged user who may not be able to
+    reach the project (a checkout inside a private folder, as CI makes). Then they get a
+    mirror of static/ in a folder they can reach: hard links where possible, so a file
+    edited in place shows at once, else copies with the same times (the same ETags).
+    """
+    if not worker_user() or readable_by_everyone(static_dir):
+        return static_dir, None
+    mirror_root = Path(tempfile.mkdtemp(prefix="webapp-static-"))
+    mirror_root.chmod(0o755)
+    mirror = mirror_root / "static"
+
+    def link_or_copy(source: str, destination: str) -> object:
+        if os.stat(source).st_mode & stat.S_IROTH:
+            try:
+                os.link(source, destination)
+                return destination
+            except OSError:  # another file system
+                pass
+        shutil.copy2(source, destination)
+        os.chmod(destination, 0o644)  # the copy's mode, not the project file's
+        return destination
+
+    shutil.copytree(static_dir, mirror, copy_function=link_or_copy)
+    for folder in [mirror, *(path for path in mirror.rglob("*") if path.is_dir())]:
+        folder.chmod(0o755)
+    return mirror, mirror_root

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -40,10 +43,24 @@ from tools.processes import (
 from webapp.database import DEADLINE_SECONDS
 from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
-from webapp.settings import DEFAULT_STATIC_CACHE_CONTROL
+from webapp.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_STATIC_CACHE_CONTROL
 
 DEFAULT_RUN_DIR = PROJECT_ROOT / ".run" / "stack"
 SUPERVISE_INTERVAL = 0.2
+# Per client address, except this machine's own 127.0.0.1 (see site.conf.j2).
+CLIENT_LIMITS = {
+    "connections": 32,
+    "requests_per_second": 20,
+    "request_burst": 40,
+    "posts_per_minute": 10,
+    "post_burst": 5,
+}
+
+
+def default_server_names() -> list[str]:
+    """The host names the stack answers to: localhost, 127.0.0.1 and this machine's name."""
+    names = ["localhost", HOST, socket.gethostname().lower()]
+    return list(dict.fromkeys(name for name in names if name))
 
 
 def ensure_certificate(tls_dir: Path) -> tuple[Path, Path]:
@@ -76,6 +93,9 @@ def render_site_config(
     https_port: int,
     certificate: Path,
     certificate_key: Path,
+    proxy_secret: str,
+    server_names: list[str] | None = None,
+    static_dir: Path = STATIC_DIR,
     nginx_workers: int | str = "auto",
 ) -> str:
     """The stack's nginx configuration: static/ from disk, everything else to the workers."""
@@ -88,10 +108,14 @@ def render_site_config(
         https_port=https_port,
         certificate=certificate,
         certificate_key=certificate_key,
-        static_dir=STATIC_DIR,
+        static_dir=static_dir,
         static_cache_control=DEFAULT_STATIC_CACHE_CONTROL,
         security_headers=SECURITY_HEADERS,
         database_deadline=f"{DEADLINE_SECONDS:g}",
+        server_names=server_names or default_server_names(),
+        limits=CLIENT_LIMITS,
+        max_body_bytes=DEFAULT_MAX_BODY_BYTES,
+        proxy_secret=proxy_secret,
     )
 
 
@@ -137,7 +161,10 @@ class Stack:
     worker_env: dict[str, str] = field(default_factory=dict)  # added to the stack's environment for the workers
     nginx_workers: int | str = "auto"
     nginx: str | None = None
+    server_names: list[str] = field(default_factory=default_server_names)
     _workers: list[Worker] = field(default_factory=list)
+    _static_dir: Path = STATIC_DIR
+    _static_mirror: Path | None = None
     _nginx: subprocess.Popen[bytes] | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -150,13 +177,15 @@ class Stack:
         require_free(self.http_port, "--http-port")
         require_free(self.https_port, "--https-port")
         certificate, key = ensure_certificate(self.run_dir / "tls")
+        proxy_secret = secrets.token_urlsafe(24)  # new each start: only this nginx knows it
+        self._static_dir, self._static_mirror = nginx.static_dir_for_workers(STATIC_DIR)
 
         self._workers = [
             Worker(
                 number,
                 free_port(),
                 self.run_dir / f"worker-{number}.log" if self.worker_logs else None,
-                env=self.worker_env,
+                env={**self.worker_env, "WEBAPP_PROXY_SECRET": proxy_secret},
             )
             for number in range(1, self.workers + 1)
         ]
@@ -174,6 +203,9 @@ class Stack:
             https_port=self.https_port,
             certificate=certificate,
             certificate_key=key,
+            proxy_secret=proxy_secret,
+            server_names=self.server_names,
+            static_dir=self._static_dir,
             nginx_workers=self.nginx_workers,
         )
         self._nginx = nginx.start_nginx(nginx_path, config, nginx_dir, [self.http_port, self.https_port], what="nginx")
@@ -194,7 +226,8 @@ class Stack:
 
     def announce(self) -> None:
         print(f"nginx (web server)             http://{HOST}:{self.http_port}/  https://{HOST}:{self.https_port}/")
-        print(f"  static files from           {STATIC_DIR}")
+        print(f"  static files from           {self._static_dir}")
+        print(f"  answers to the host names   {', '.join(self.server_names)}")
         for worker in self._workers:
             print(f"uvicorn worker {worker.number} (WAS)        http://{HOST}:{worker.port}/  pid {worker.pid}")
         print(f"TLS certificate (self-signed) {self.run_dir / 'tls' / 'localhost.crt'}")
@@ -231,6 +264,8 @@ class Stack:
         for worker in self._workers:
             if worker.process is not None:
                 stop_process(worker.process)
+        if self._static_mirror is not None:
+            shutil.rmtree(self._static_mirror, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
 
 
@@ -253,6 +288,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--nginx", help="the nginx program to run (default: found on PATH or in /usr/sbin)")
     parser.add_argument(
+        "--server-name",
+        dest="server_names",
+        action="append",
+        metavar="NAME",
+        help="a host name to answer to, besides localhost, 127.0.0.1 and this machine's name (repeatable)",
+    )
+    parser.add_argument(
         "--print-config", action="store_true", help="print the nginx configuration for these options and exit"
     )
     args = parser.parse_args(argv)
@@ -266,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if refused_on_windows("python -m tools.stack"):
         return 1
     run_dir: Path = args.run_dir.resolve()
+    server_names = default_server_names() + [name.lower() for name in args.server_names or []]
     if args.print_config:
         print(
             render_site_config(
@@ -275,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                 https_port=args.https_port,
                 certificate=run_dir / "tls" / "localhost.crt",
                 certificate_key=run_dir / "tls" / "localhost.key",
+                proxy_secret=secrets.token_urlsafe(24),
+                server_names=server_names,
             )
         )
         return 0
@@ -286,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         restart=args.restart,
         worker_logs=args.worker_logs,
         nginx=args.nginx,
+        server_names=server_names,
     )
     signal.signal(signal.SIGINT, stack.request_stop)
     signal.signal(signal.SIGTERM, stack.request_stop)

@@ -7,10 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from webapp.deps import DatabaseDep, ProcessDep, RequestLogDep
+from webapp.deps import DatabaseDep, ProcessDep, RequestLogDep, SettingsDep
 from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE
 from webapp.process import now
 from webapp.requestlog import LoggedRequest
+from webapp.visitors import visitor_of
+
+# Headers whose values are secrets: /api/inspect shows that they came, not what they hold.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-proxy-secret"})
+HIDDEN = "(hidden)"
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -45,7 +50,8 @@ class LoggedRequestOut(BaseModel):
     bytes: int
     duration_ms: float
     kind: str  # "static" or "dynamic"
-    client: str
+    client: str  # "" for another visitor's request
+    yours: bool  # False: another visitor's, shown without address and query
 
     @classmethod
     def of(cls, entry: LoggedRequest) -> LoggedRequestOut:
@@ -59,6 +65,7 @@ class LoggedRequestOut(BaseModel):
             duration_ms=entry.duration_ms,
             kind=entry.kind,
             client=entry.client_address,
+            yours=not entry.hidden,
         )
 
 
@@ -86,23 +93,36 @@ async def inspect_request(request: Request) -> Inspection:
         method=request.method,
         path=request.url.path,
         query={key: request.query_params.getlist(key) for key in request.query_params},
-        headers=dict(request.headers),
+        headers={name: _shown_header(name, value) for name, value in dict(request.headers).items()},
         client=Client(host=client.host, port=client.port) if client else None,
         scheme=request.url.scheme,
         http_version=request.scope.get("http_version"),
     )
 
 
+def _shown_header(name: str, value: str) -> str:
+    """A header's value as /api/inspect shows it: secrets hidden, cookie names kept."""
+    if name == "cookie":
+        names = [pair.split("=", 1)[0].strip() for pair in value.split(";") if pair.strip()]
+        return "; ".join(f"{cookie}={HIDDEN}" for cookie in names)
+    if name in SECRET_HEADERS:
+        scheme = value.split(" ", 1)[0] if " " in value.strip() else ""
+        return f"{scheme} {HIDDEN}" if scheme else HIDDEN
+    return value
+
+
 @router.get("/requests")
 async def recent_requests(
+    request: Request,
     log: RequestLogDep,
     process: ProcessDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="How many entries to return, newest first.")] = 100,
 ) -> RecentRequests:
-    """The most recent requests this process answered, newest first."""
-    return RecentRequests(
-        pid=process.pid, capacity=log.size, requests=[LoggedRequestOut.of(entry) for entry in log.recent(limit)]
-    )
+    """The most recent requests this process answered, newest first: yours in full, other visitors'
+    without their address and query string."""
+    entries = log.seen_by(visitor_of(request.scope), limit, show_all=settings.show_all_visitors)
+    return RecentRequests(pid=process.pid, capacity=log.size, requests=[LoggedRequestOut.of(e) for e in entries])
 
 
 @router.get("/views", responses=DATABASE_UNAVAILABLE_RESPONSE)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, PoolProxiedConnection, event, func, make_url
+from sqlalchemy import Engine, PoolProxiedConnection, delete, event, func, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -51,6 +51,7 @@ READ_THREADS = 4
 SQLITE_WRITE_THREADS = 1
 POSTGRESQL_WRITE_THREADS = 4
 MIN_SQLITE_VERSION = (3, 35, 0)
+SQLITE_FILE_REPLACED = "the SQLite file was deleted or replaced while the site was running: restart the server"
 MAX_WAITING_CALLS = 1000  # per lane: beyond this, a call fails at once (each waits DEADLINE_SECONDS at most)
 
 
@@ -75,8 +76,9 @@ class DatabaseUnavailable(Exception):
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, max_entries: int | None = None) -> None:
         self.url = url
+        self.max_entries = max_entries  # the guestbook keeps this many newest entries; None: all
         self.engine = _create_engine(url)
         self._tables_ready = False
         self._tables_lock = threading.Lock()
@@ -87,6 +89,9 @@ class Database:
                 f"this Python has {sqlite3.sqlite_version}. Use a newer Python, or PostgreSQL with DATABASE_URL."
             )
         self._in_memory = sqlite and make_url(url).database in (None, "", ":memory:")
+        self._sqlite_file = Path(make_url(url).database or "") if sqlite and not self._in_memory else None
+        self._sqlite_file_identity: tuple[int, int] | None = None  # device and inode of the file in use
+        self._sqlite_file_replaced = False
         write_threads = SQLITE_WRITE_THREADS if sqlite else POSTGRESQL_WRITE_THREADS
         self._reads = Lane("read", READ_THREADS, deadline_seconds=DEADLINE_SECONDS, max_waiting=MAX_WAITING_CALLS)
         self._writes = Lane("write", write_threads, deadline_seconds=DEADLINE_SECONDS, max_waiting=MAX_WAITING_CALLS)
@@ -190,7 +195,34 @@ class Database:
                 # Another process made them at the same moment (two workers starting on a new database):
                 # the second look finds them there.
                 SQLModel.metadata.create_all(self.engine)
+            if self._sqlite_file is not None:
+                with suppress(OSError):
+                    status = self._sqlite_file.stat()
+                    self._sqlite_file_identity = (status.st_dev, status.st_ino)
             self._tables_ready = True
+
+    def _check_sqlite_file(self) -> None:
+        """Raise DatabaseUnavailable if the SQLite file was deleted or replaced while the site runs.
+
+        The connections still hold the old file: what they wrote would be lost with it,
+        and a new file beside the old one's WAL is how SQLite databases get corrupted.
+        One stat (about a microsecond) before each use; a restart opens the new file.
+        """
+        if self._sqlite_file_identity is None or self._sqlite_file is None:
+            return
+        try:
+            status = self._sqlite_file.stat()
+        except OSError:
+            status = None
+        if status is None or (status.st_dev, status.st_ino) != self._sqlite_file_identity:
+            if not self._sqlite_file_replaced:
+                self._sqlite_file_replaced = True
+                logger.error(
+                    "the database file %s was deleted or replaced while the site was running: "
+                    "restart the server to use the new one",
+                    self._sqlite_file,
+                )
+            raise DatabaseUnavailable(SQLITE_FILE_REPLACED)
 
     def _count_waiting_views(self) -> None:
         """On the writer thread: count, in one batch, every view waiting now.
@@ -239,6 +271,7 @@ class Database:
         any wait for a lock, so that a page that has given up by then is left out.
         """
         self._create_tables()
+        self._check_sqlite_file()
         connection = self._counting_connection()
         try:
             if self.kind == "sqlite":
@@ -273,6 +306,9 @@ class Database:
             entry = Entry(name=name, message=message)
             session.add(entry)
             session.flush()  # the INSERT: this is where a lock or a slow server makes it wait
+            if self.max_entries is not None and entry.id is not None and entry.id > self.max_entries:
+                # Ids only grow: everything at least max_entries older than this one goes, in one indexed step.
+                session.exec(delete(Entry).where(col(Entry.id) <= entry.id - self.max_entries))
             if call.abandoned:
                 # The visitor was told nothing was stored, after DEADLINE_SECONDS: keep that true.
                 session.rollback()
@@ -321,6 +357,7 @@ class Database:
     @contextmanager
     def _session(self) -> Iterator[Session]:
         self._create_tables()
+        self._check_sqlite_file()
         with self._errors(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 

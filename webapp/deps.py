@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 
 from webapp.database import Database, DatabaseUnavailable
 from webapp.process import ProcessInfo
+from webapp.ratelimit import PostLimiter
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
 from webapp.site import site_of
@@ -41,11 +42,16 @@ async def get_source_files(request: Request) -> SourceFiles:
     return site_of(request.app).source_files
 
 
+async def get_post_limiter(request: Request) -> PostLimiter:
+    return site_of(request.app).post_limiter
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 ProcessDep = Annotated[ProcessInfo, Depends(get_process)]
 RequestLogDep = Annotated[RequestLog, Depends(get_request_log)]
 SourceFilesDep = Annotated[SourceFiles, Depends(get_source_files)]
+PostLimiterDep = Annotated[PostLimiter, Depends(get_post_limiter)]
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from webapp.crossorigin import cross_site_origin
 from webapp.database import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, Database, DatabaseUnavailable, Entry
-from webapp.deps import CountedView, DatabaseDep, PageViews, count_page_view
+from webapp.deps import CountedView, DatabaseDep, PageViews, PostLimiterDep, count_page_view
 from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE
 from webapp.links import path_for
 from webapp.templating import render
+from webapp.visitors import visitor_of
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -34,15 +36,28 @@ class InvalidText(ValueError):
             "empty": f"{field} must not be empty",
             "too_long": f"{field} must be at most {max_length} characters (it has {length})",
             "control": f"{field} must not contain control characters",
+            "surrogate": f"{field} must be Unicode text: it has a lone surrogate (U+D800 to U+DFFF)",
         }
         super().__init__(sentences[problem])
         self.field, self.problem, self.max_length, self.length = field, problem, max_length, length
 
 
+# Letters that show as nothing: a name made only of them would look empty on the page.
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_invisible(char: str) -> bool:
+    """Whether a character shows as nothing: white space, a format character (zero-width space...), a blank letter."""
+    return char.isspace() or unicodedata.category(char) == "Cf" or char in INVISIBLE_LETTERS
+
+
 def clean_text(value: str, *, field: str, max_length: int, allow_newlines: bool) -> str:
     """Given raw user text, return it trimmed; raise InvalidText when it is not acceptable."""
     text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not text:
+    if any(unicodedata.category(char) == "Cs" for char in text):
+        # JSON can carry "\ud800", which no database can store as UTF-8.
+        raise InvalidText(field, "surrogate", max_length=max_length)
+    if all(is_invisible(char) for char in text):
         raise InvalidText(field, "empty", max_length=max_length)
     if len(text) > max_length:
         raise InvalidText(field, "too_long", max_length=max_length, length=len(text))
@@ -87,10 +102,27 @@ class EntryList(BaseModel):
     entries: list[EntryOut]
 
 
+def too_many_posts_detail(seconds: int) -> str:
+    return f"Too many guestbook posts from your address in a short time. Try again in {seconds} s."
+
+
+async def api_post_allowed(request: Request, limiter: PostLimiterDep) -> None:
+    """429 with Retry-After when this address has posted too often (checked before the body is read)."""
+    if seconds := limiter.wait_seconds(visitor_of(request.scope)):
+        raise HTTPException(429, too_many_posts_detail(seconds), headers={"Retry-After": str(seconds)})
+
+
 api_router = APIRouter(prefix="/api/guestbook", tags=["guestbook"])
+POST_RESPONSES: dict[int | str, dict[str, object]] = {
+    **DATABASE_UNAVAILABLE_RESPONSE,
+    413: {"description": "The body is too large"},
+    429: {"description": "Too many posts from this address: wait the seconds Retry-After gives"},
+}
 
 
-@api_router.post("", status_code=status.HTTP_201_CREATED, responses={**DATABASE_UNAVAILABLE_RESPONSE, 413: {}})
+@api_router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=POST_RESPONSES, dependencies=[Depends(api_post_allowed)]
+)
 async def create_entry(entry: EntryIn, database: DatabaseDep) -> EntryOut:
     """Store a guestbook entry and return it with its id and time."""
     return EntryOut.of(await database.add_entry(entry.name, entry.message))
@@ -153,6 +185,8 @@ def render_page(
     errors: list[InvalidText] | None = None,
     unavailable: bool = False,
     database_ms: float | None = None,
+    refusal: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     return render(
         request,
@@ -165,9 +199,10 @@ def render_page(
             "unavailable": unavailable or entries is None,
             "name_max": NAME_MAX_LENGTH,
             "message_max": MESSAGE_MAX_LENGTH,
+            "refusal": refusal,
         },
         status_code=status_code,
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", **(headers or {})},
         database_ms=database_ms,
     )
 
@@ -181,8 +216,15 @@ async def guestbook_page(request: Request, views: CountedView, database: Databas
 
 
 @page_router.post("/guestbook")
-async def post_guestbook_form(request: Request, form: EntryForm, database: DatabaseDep) -> Response:
+async def post_guestbook_form(
+    request: Request, form: EntryForm, database: DatabaseDep, limiter: PostLimiterDep
+) -> Response:
     """Post/Redirect/Get: a stored entry redirects to the page; a refused one shows the form again."""
+    if origin := cross_site_origin(request.headers):
+        return await refuse_post(request, database, form, 403, {"reason": "cross_site", "origin": origin})
+    if seconds := limiter.wait_seconds(visitor_of(request.scope)):
+        refusal = {"reason": "too_many", "seconds": seconds}
+        return await refuse_post(request, database, form, 429, refusal, {"Retry-After": str(seconds)})
     try:
         entry = EntryIn.model_validate(form)
     except ValidationError as error:
@@ -196,3 +238,17 @@ async def post_guestbook_form(request: Request, form: EntryForm, database: Datab
         entries = await recent_entries(database)
         return render_page(request, entries, PageViews(None, 0.0), status_code=503, form=form, unavailable=True)
     return RedirectResponse(path_for(request, "guestbook_page"), status_code=status.HTTP_303_SEE_OTHER)
+
+
+async def refuse_post(
+    request: Request,
+    database: Database,
+    form: dict[str, str],
+    status_code: int,
+    refusal: dict[str, object],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The page again, with the form as it was sent and a notice of why nothing was stored."""
+    entries = await recent_entries(database)
+    views = PageViews(None, 0.0)  # not a view of the page: nothing is counted for a refused post
+    return render_page(request, entries, views, status_code=status_code, form=form, refusal=refusal, headers=headers)

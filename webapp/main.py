@@ -19,6 +19,7 @@ from webapp.errors import EXCEPTION_HANDLERS
 from webapp.links import Links
 from webapp.middleware import site_middleware
 from webapp.process import ProcessInfo
+from webapp.ratelimit import PostLimiter
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
 from webapp.site import Site, site_of
@@ -66,11 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         process=ProcessInfo(),
         request_log=request_log,
-        database=Database(settings.database_url),
+        database=Database(settings.database_url, max_entries=settings.guestbook_max_entries),
         templates=Templates(settings.templates_dir, links, catalogues),
         catalogues=catalogues,
         links=links,
         source_files=SourceFiles(),
+        post_limiter=PostLimiter(settings.posts_per_minute),
     )
     app.include_router(lesson)
     app.include_router(pages.router)

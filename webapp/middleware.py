@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 
+from webapp.head import HeadAsGetMiddleware
 from webapp.headers import SiteHeadersMiddleware
 from webapp.limits import RequestLimitsMiddleware
 from webapp.requestlog import RequestLog, RequestLogMiddleware
@@ -18,4 +19,5 @@ def site_middleware(settings: Settings, log: RequestLog) -> list[Middleware]:
         Middleware(
             RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
         ),
+        Middleware(HeadAsGetMiddleware),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,15 +12,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from webapp.benchresults import latest_run
 from webapp.deps import CountedView, ProcessDep, RequestLogDep, SettingsDep, SourceFilesDep
 from webapp.links import path_for
-from webapp.process import now
+from webapp.process import Render, now
 from webapp.sources import SourceFiles, SourceNotFound
 from webapp.templating import render
+from webapp.visitors import format_address, same_visitor, visitor_of
 
 router = APIRouter(include_in_schema=False)
 
 MAX_NAME_LENGTH = 40
 DYNAMIC_TEMPLATE = "dynamic.html"
 HEX_DUMP_BYTES = 1024
+PROXY_SECRET_HEADER = "x-proxy-secret"
+# What /dynamic shows of a visitor: the source view shows them only to that visitor.
+PERSONAL_VALUES = ("client", "user_agent", "name")
 
 
 @router.get("/")
@@ -50,7 +54,9 @@ class DynamicValues:
 
 
 @router.get("/dynamic", response_class=HTMLResponse)
-async def dynamic_page(request: Request, views: CountedView, process: ProcessDep, name: str = "") -> Response:
+async def dynamic_page(
+    request: Request, views: CountedView, process: ProcessDep, settings: SettingsDep, name: str = ""
+) -> Response:
     client = request.client
     moment = now()
     values = DynamicValues(
@@ -58,18 +64,25 @@ async def dynamic_page(request: Request, views: CountedView, process: ProcessDep
         counter=process.next_number(),
         pid=process.pid,
         # Behind a proxy uvicorn knows the visitor's address (X-Forwarded-For) but not the port: it says 0.
-        client=(f"{client.host}:{client.port}" if client.port else client.host) if client else "unknown",
+        client=format_address(client.host, client.port) if client else "unknown",
         user_agent=request.headers.get("user-agent", ""),
         scheme=request.scope["scheme"],
-        via="nginx" if "x-forwarded-for" in request.headers else "direct",
+        via="nginx" if came_through_nginx(request, settings.proxy_secret) else "direct",
         name=name.strip()[:MAX_NAME_LENGTH],
         stored_views=views.total,
     )
     context = {"values": values, "moment": moment, "views": views, "unavailable": views.unavailable}
     response = render(request, DYNAMIC_TEMPLATE, context, database_ms=views.database_ms)
     response.headers["Cache-Control"] = "no-store"
-    process.record_render(DYNAMIC_TEMPLATE, asdict(values))
+    process.record_render(DYNAMIC_TEMPLATE, asdict(values), visitor=visitor_of(request.scope))
     return response
+
+
+def came_through_nginx(request: Request, proxy_secret: str) -> bool:
+    """Whether the stack's nginx passed this request on: only it knows the secret the stack gave the workers.
+    (X-Forwarded-For alone proves nothing: any client can send it.)"""
+    sent = request.headers.get(PROXY_SECRET_HEADER, "")
+    return bool(proxy_secret) and secrets.compare_digest(sent.encode(), proxy_secret.encode())
 
 
 @router.get("/compare", response_class=HTMLResponse)
@@ -79,8 +92,17 @@ async def compare_page(request: Request, views: CountedView) -> Response:
 
 
 @router.get("/log", response_class=HTMLResponse)
-async def log_page(request: Request, views: CountedView, log: RequestLogDep, process: ProcessDep) -> Response:
-    context = {"entries": log.recent(), "pid": process.pid, "views": views, "unavailable": views.unavailable}
+async def log_page(
+    request: Request, views: CountedView, log: RequestLogDep, process: ProcessDep, settings: SettingsDep
+) -> Response:
+    entries = log.seen_by(visitor_of(request.scope), show_all=settings.show_all_visitors)
+    context = {
+        "entries": entries,
+        "show_all": settings.show_all_visitors,
+        "pid": process.pid,
+        "views": views,
+        "unavailable": views.unavailable,
+    }
     return render(request, "log.html", context, database_ms=views.database_ms)
 
 
@@ -98,7 +120,7 @@ async def _source_page(
     folder: str,
     root: Path,
     path: str,
-    last_render: Mapping[str, object] | None,
+    last_render: Render | None,
 ) -> Response:
     try:
         source = await sources.read(root, path)
@@ -129,6 +151,10 @@ async def template_source(
     request: Request, path: str, settings: SettingsDep, process: ProcessDep, sources: SourceFilesDep
 ) -> Response:
     last_render = process.last_render(path)
+    if last_render is not None and not (
+        settings.show_all_visitors or same_visitor(visitor_of(request.scope), last_render.visitor)
+    ):
+        last_render = last_render.without(PERSONAL_VALUES)
     return await _source_page(request, sources, "templates", settings.templates_dir, path, last_render)
 
 

@@ -13,7 +13,13 @@ from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from webapp.visitors import format_address, same_visitor
+
 STATIC_PREFIX = "/static/"
+# What one entry keeps of the path and the query: enough to read, never a page of someone's padding.
+MAX_LOGGED_PATH = 200
+MAX_LOGGED_QUERY = 200
+CUT_MARK = "…"
 
 
 def kind_of(path: str) -> str:
@@ -31,6 +37,7 @@ class LoggedRequest(NamedTuple):
     bytes: int
     duration: float  # seconds
     client: tuple[str, int] | None
+    hidden: bool = False  # another visitor's request, shown without what identifies them
 
     @property
     def time(self) -> str:
@@ -39,6 +46,10 @@ class LoggedRequest(NamedTuple):
     @property
     def query(self) -> str:
         return self.query_string.decode("latin-1")
+
+    @property
+    def visitor(self) -> str:
+        return self.client[0] if self.client else ""
 
     @property
     def duration_ms(self) -> float:
@@ -50,7 +61,11 @@ class LoggedRequest(NamedTuple):
 
     @property
     def client_address(self) -> str:
-        return f"{self.client[0]}:{self.client[1]}" if self.client else ""
+        return format_address(*self.client) if self.client else ""
+
+    def without_visitor(self) -> LoggedRequest:
+        """This request as another visitor may see it: no address, no query string."""
+        return self._replace(query_string=b"", client=None, hidden=True)
 
 
 class RequestLog:
@@ -65,6 +80,14 @@ class RequestLog:
         """Return up to `limit` entries, newest first."""
         newest_first = list(reversed(self._entries))
         return newest_first if limit is None else newest_first[:limit]
+
+    def seen_by(self, viewer: str, limit: int | None = None, *, show_all: bool = False) -> list[LoggedRequest]:
+        """Up to `limit` entries, newest first, as `viewer` (an address) may see them:
+        their own in full, other visitors' without address and query, unless `show_all`."""
+        entries = self.recent(limit)
+        if show_all:
+            return entries
+        return [entry if same_visitor(viewer, entry.visitor) else entry.without_visitor() for entry in entries]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -100,11 +123,19 @@ class RequestLogMiddleware:
                 LoggedRequest(
                     started_at,
                     scope["method"],
-                    scope["path"],
-                    scope.get("query_string", b""),
+                    _cut(scope["path"], MAX_LOGGED_PATH),
+                    _cut_bytes(scope.get("query_string", b""), MAX_LOGGED_QUERY),
                     status,
                     sent_bytes,
                     time.perf_counter() - started,
                     scope.get("client"),
                 )
             )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + CUT_MARK
+
+
+def _cut_bytes(data: bytes, limit: int) -> bytes:
+    return data if len(data) <= limit else data[:limit] + b"..."  # shown decoded as Latin-1

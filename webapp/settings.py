@@ -18,6 +18,10 @@ DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'site.db'}"
 # much bigger is a mistake or an attack and gets 413 before it is read.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024  # what h11 allows; nginx allows up to 32 KiB
+# Guestbook posts one address may make: this many at once, then one every 60/N seconds.
+DEFAULT_POSTS_PER_MINUTE = 10
+# The guestbook keeps this many newest entries and deletes older ones as new ones come.
+DEFAULT_GUESTBOOK_MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -32,15 +36,34 @@ class Settings:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     static_cache_control: str = DEFAULT_STATIC_CACHE_CONTROL
     request_log_size: int = DEFAULT_REQUEST_LOG_SIZE
+    # Off: a visitor sees others' requests only as method, path and status (no address, no query).
+    show_all_visitors: bool = False
+    posts_per_minute: int = DEFAULT_POSTS_PER_MINUTE  # 0: no limit
+    guestbook_max_entries: int = DEFAULT_GUESTBOOK_MAX_ENTRIES
+    # Set by the stack for its workers and sent by its nginx: a request that carries it came through nginx.
+    proxy_secret: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
         """Given the process environment, return settings; unset names keep defaults."""
-        log_size = os.environ.get("WEBAPP_REQUEST_LOG_SIZE", str(DEFAULT_REQUEST_LOG_SIZE))
-        if not log_size.isdigit() or int(log_size) < 1:
-            raise RuntimeError(f"WEBAPP_REQUEST_LOG_SIZE must be a positive integer, not {log_size!r}")
+        show_all = os.environ.get("WEBAPP_SHOW_ALL_VISITORS", "0")
+        if show_all not in ("0", "1"):
+            raise RuntimeError(f"WEBAPP_SHOW_ALL_VISITORS must be 0 or 1, not {show_all!r}")
         return cls(
             static_cache_control=os.environ.get("WEBAPP_STATIC_CACHE_CONTROL", DEFAULT_STATIC_CACHE_CONTROL),
-            request_log_size=int(log_size),
+            request_log_size=_whole_number("WEBAPP_REQUEST_LOG_SIZE", DEFAULT_REQUEST_LOG_SIZE, minimum=1),
             database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            show_all_visitors=show_all == "1",
+            posts_per_minute=_whole_number("WEBAPP_POSTS_PER_MINUTE", DEFAULT_POSTS_PER_MINUTE, minimum=0),
+            guestbook_max_entries=_whole_number(
+                "WEBAPP_GUESTBOOK_MAX_ENTRIES", DEFAULT_GUESTBOOK_MAX_ENTRIES, minimum=1
+            ),
+            proxy_secret=os.environ.get("WEBAPP_PROXY_SECRET", ""),
         )
+
+
+def _whole_number(name: str, default: int, *, minimum: int) -> int:
+    value = os.environ.get(name, str(default))
+    if not (value.isascii() and value.isdigit()) or int(value) < minimum:
+        raise RuntimeError(f"{name} must be a whole number, at least {minimum}, not {value!r}")
+    return int(value)

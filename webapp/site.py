@@ -11,6 +11,7 @@ from webapp.database import Database
 from webapp.i18n import Catalogues
 from webapp.links import Links
 from webapp.process import ProcessInfo
+from webapp.ratelimit import PostLimiter
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
 from webapp.sources import SourceFiles
@@ -29,6 +30,7 @@ class Site:
     catalogues: Catalogues
     links: Links
     source_files: SourceFiles
+    post_limiter: PostLimiter
 
 
 def site_of(app: Starlette) -> Site:

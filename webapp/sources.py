@@ -11,6 +11,8 @@ from pathlib import Path
 
 from anyio import to_thread
 
+from webapp.static import is_hidden
+
 # The source view is for reading pages, not for downloading big files.
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_REMEMBERED_FILES = 64
@@ -26,7 +28,7 @@ def resolve_inside(root: Path, relative: str) -> Path:
     Raise SourceNotFound for anything else: absolute paths, backslashes, NUL,
     '..' that climbs out, symlinks that lead out, folders and missing files.
     """
-    if not relative or "\\" in relative or "\x00" in relative or relative.startswith("/"):
+    if not relative or "\\" in relative or "\x00" in relative or relative.startswith("/") or is_hidden(relative):
         raise SourceNotFound(relative)
     root = _resolved(root)
     try:
@@ -34,7 +36,7 @@ def resolve_inside(root: Path, relative: str) -> Path:
         is_file = candidate.is_file()
     except (OSError, RuntimeError):  # a symlink loop, a name too long
         raise SourceNotFound(relative) from None
-    if not is_file or os.path.commonpath([root, candidate]) != str(root):
+    if not is_file or os.path.commonpath([root, candidate]) != str(root) or is_hidden(str(candidate.relative_to(root))):
         raise SourceNotFound(relative)
     return candidate
 

@@ -33,6 +33,8 @@ class CachedStaticFiles(StaticFiles):
         self.cache_control = cache_control
 
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if is_hidden(path):
+            raise HTTPException(status_code=404)
         try:
             return await super().get_response(path, scope)
         except OSError:
@@ -52,3 +54,9 @@ class CachedStaticFiles(StaticFiles):
 def nginx_etag(stat_result: os.stat_result) -> str:
     """Given a file's stat, return the ETag nginx would send: hex mtime seconds and hex size."""
     return f'"{int(stat_result.st_mtime):x}-{stat_result.st_size:x}"'
+
+
+def is_hidden(relative: str) -> bool:
+    """Whether a path names a dot-file or something inside a dot-folder (.env, .git/config, .index.html.swp):
+    what an editor or a tool left there, never a page of the site."""
+    return any(part.startswith(".") and part not in (".", "..") for part in relative.replace("\\", "/").split("/"))

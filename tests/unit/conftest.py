@@ -19,8 +19,8 @@ from webapp.settings import Settings
 
 @pytest.fixture
 def site_settings(tmp_path: Path) -> Settings:
-    """Settings over a private copy of static/ and templates/ (free to edit in a test), a fresh SQLite file
-    and no benchmark run of this machine's."""
+    """Settings over a private copy of static/ and templates/ (free to edit in a test), a fresh SQLite file,
+    no benchmark run of this machine's and no limit on guestbook posts."""
     static_dir = tmp_path / "site" / "static"
     templates_dir = tmp_path / "site" / "templates"
     shutil.copytree(STATIC_DIR, static_dir)
@@ -29,7 +29,11 @@ def site_settings(tmp_path: Path) -> Settings:
     # No benchmark run of your own: the page shows the committed reference run, whatever this machine ran.
     bench_runs_dir = tmp_path / "bench-runs"
     return Settings(
-        static_dir=static_dir, templates_dir=templates_dir, database_url=database_url, bench_runs_dir=bench_runs_dir
+        static_dir=static_dir,
+        templates_dir=templates_dir,
+        database_url=database_url,
+        bench_runs_dir=bench_runs_dir,
+        posts_per_minute=0,  # no limit: tests post many entries; test_ratelimit checks the limit itself
     )
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 from fastapi.testclient import TestClient
+
+from tests.unit.conftest import MakeClient
 
 
 def _value(html: str, element_id: str) -> str:
@@ -72,7 +75,19 @@ def test_compare_page_loads_its_script_and_names_both_sides(client: TestClient) 
     assert "<script>" not in html  # no inline script: everything the page runs is a static file
 
 
-def test_dynamic_page_says_how_the_request_arrived(client: TestClient) -> None:
+def test_dynamic_page_says_how_the_request_arrived(make_client: MakeClient) -> None:
+    client = make_client(proxy_secret="only-nginx-knows")
     assert "uvicorn에 바로" in _value(client.get("/dynamic").text, "via")
-    proxied = client.get("/dynamic", headers={"X-Forwarded-For": "203.0.113.9"}).text
-    assert _value(proxied, "via").startswith("nginx → uvicorn")
+    proxied = client.get("/dynamic", headers={"X-Forwarded-For": "203.0.113.9", "X-Proxy-Secret": "only-nginx-knows"})
+    assert _value(proxied.text, "via").startswith("nginx → uvicorn")
+
+
+@pytest.mark.parametrize(
+    "headers", [{"X-Forwarded-For": "203.0.113.9"}, {"X-Proxy-Secret": "a guess"}, {"X-Proxy-Secret": ""}]
+)
+def test_a_client_cannot_make_the_page_claim_it_came_through_nginx(
+    make_client: MakeClient, headers: dict[str, str]
+) -> None:
+    for secret in ("only-nginx-knows", ""):  # with the stack's secret set, and with none (plain uvicorn)
+        page = make_client(proxy_secret=secret).get("/dynamic", headers=headers).text
+        assert "uvicorn에 바로" in _value(page, "via")

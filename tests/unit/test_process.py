@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from webapp.process import ProcessInfo, now
+from webapp.process import Render, ProcessInfo, now
 
 
 def test_numbers_count_up_from_one_per_process_info() -> None:
@@ -17,11 +17,11 @@ def test_numbers_count_up_from_one_per_process_info() -> None:
 def test_the_last_render_of_each_template_is_remembered() -> None:
     process = ProcessInfo()
     assert process.last_render("dynamic.html") is None
-    process.record_render("dynamic.html", {"counter": 1})
-    process.record_render("dynamic.html", {"counter": 2})
-    process.record_render("other.html", {"x": "y"})
-    assert process.last_render("dynamic.html") == {"counter": 2}
-    assert process.last_render("other.html") == {"x": "y"}
+    process.record_render("dynamic.html", {"counter": 1}, visitor="127.0.0.1")
+    process.record_render("dynamic.html", {"counter": 2}, visitor="127.0.0.2")
+    process.record_render("other.html", {"x": "y"}, visitor="127.0.0.1")
+    assert process.last_render("dynamic.html") == Render({"counter": 2}, "127.0.0.2")
+    assert process.last_render("other.html") == Render({"x": "y"}, "127.0.0.1")
 
 
 def test_now_carries_the_servers_utc_offset() -> None:

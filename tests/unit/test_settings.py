@@ -44,5 +44,5 @@ def test_an_empty_database_url_means_the_default(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("bad", ["0", "-3", "many", "1.5", ""])
 def test_a_bad_log_size_is_refused_at_start_up_with_a_sentence(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
     monkeypatch.setenv("WEBAPP_REQUEST_LOG_SIZE", bad)
-    with pytest.raises(RuntimeError, match=rf"WEBAPP_REQUEST_LOG_SIZE must be a positive integer, not '{bad}'"):
+    with pytest.raises(RuntimeError, match=rf"WEBAPP_REQUEST_LOG_SIZE must be a whole number, at least 1, not '{bad}'"):
         Settings.from_env()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from tools import nginx
@@ -18,6 +20,8 @@ def _site(run_dir: Path) -> str:
         https_port=8443,
         certificate=run_dir / "tls.crt",
         certificate_key=run_dir / "tls.key",
+        proxy_secret="only-nginx-knows",
+        server_names=["localhost", "127.0.0.1", "classroom"],
     )
 
 
@@ -52,3 +56,38 @@ def test_the_bare_baseline_only_sends_files(tmp_path: Path) -> None:
     assert "access_log off;" in config
     for absent in ("proxy_pass", "add_header", "gzip", "ssl"):
         assert absent not in config, absent
+
+
+def test_the_stack_holds_against_one_client(tmp_path: Path) -> None:
+    config = _site(tmp_path)
+    for line in (
+        "server_tokens off;",
+        "client_header_timeout 10s;",
+        "client_body_timeout 10s;",
+        "send_timeout 10s;",
+        "keepalive_timeout 15s;",
+        "limit_conn connections_per_address 32;",
+        "limit_req zone=requests_per_address burst=40 nodelay;",
+        "limit_req zone=posts_per_address burst=5 nodelay;",
+        "limit_req_status 429;",
+        'proxy_set_header X-Proxy-Secret "only-nginx-knows";',
+        "proxy_set_header X-Forwarded-For $remote_addr;",
+        "absolute_redirect off;",
+        "ssl_session_tickets off;",
+        "server_name localhost 127.0.0.1 classroom;",
+        "error_page 502 /static/errors/502.html;",
+    ):
+        assert line in config, line
+    connections = int(re.search(r"worker_connections (\d+);", config).group(1))  # type: ignore[union-attr]
+    files = int(re.search(r"worker_rlimit_nofile (\d+);", config).group(1))  # type: ignore[union-attr]
+    assert 2 * connections <= files, "a proxied request needs two files"
+    for status in (404, 413, 429, 502, 503, 504):
+        assert (STATIC_DIR / "errors" / f"{status}.html").is_file()
+
+
+def test_workers_never_run_as_root(tmp_path: Path) -> None:
+    config = _site(tmp_path)
+    if os.geteuid() == 0:
+        assert re.search(r"^user nobody \S+;$", config, re.MULTILINE)
+    else:
+        assert "\nuser " not in config  # an unprivileged nginx cannot change user: it runs as who started it
