@@ -17,7 +17,8 @@ DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'site.db'}"
 # Bodies are small here (a guestbook entry is at most 540 characters); anything
 # much bigger is a mistake or an attack and gets 413 before it is read.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
-DEFAULT_MAX_HEADER_BYTES = 16 * 1024  # what h11 allows; nginx allows up to 32 KiB
+# uvicorn's parser (h11) stops reading a request head at 16 KiB (400); nginx takes header lines of 8 KiB.
+DEFAULT_MAX_HEADER_BYTES = 8 * 1024
 # Guestbook posts one address may make: this many at once, then one every 60/N seconds.
 DEFAULT_POSTS_PER_MINUTE = 10
 # The guestbook keeps this many newest entries and deletes older ones as new ones come.

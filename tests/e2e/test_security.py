@@ -53,9 +53,10 @@ def test_static_side_cannot_reach_templates(live_server: LiveServer, prefix: str
 @pytest.mark.parametrize(
     ("request_bytes", "expected"),
     [
-        (b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
-        (b"GET /ping HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(3000)) + b"\r\n", 431),
-        (b"BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        # Over the app's 8 KiB of headers: 431 (a head too big for uvicorn to parse: test_server_safety.py).
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 12_000 + b"\r\n\r\n", 431),
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(1200)) + b"\r\n", 431),
+        (b"BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n", 405),  # any method name parses; the route allows GET
         (b"PROPFIND /static/index.html HTTP/1.1\r\nHost: x\r\n\r\n", 405),
         (b"DELETE /ping HTTP/1.1\r\nHost: x\r\n\r\n", 405),
         (b"GET /dynamic?name=\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400),

@@ -41,10 +41,22 @@ def test_no_operation_answers_500_or_breaks_its_schema(site_settings: Settings, 
     check()
 
 
-@given(st.text(max_size=600))
+BLANK_LETTERS = "\u115f\u1160\u3164\uffa0\u2800"  # letters that show as nothing (Hangul fillers, braille blank)
+
+
+@given(
+    st.text(st.characters(exclude_categories=()), max_size=600)
+    | st.text(st.sampled_from(" \u200b\u200d\u2060\ufeff\u3164a\ud800"), max_size=5)
+)
 def test_clean_text_accepts_exactly_what_the_rules_allow(raw: str) -> None:
     expected = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
-    acceptable = 0 < len(expected) <= 500 and not any(unicodedata.category(c) == "Cc" and c != "\n" for c in expected)
+    visible = [c for c in expected if not (c.isspace() or unicodedata.category(c) == "Cf" or c in BLANK_LETTERS)]
+    acceptable = (
+        bool(visible)
+        and len(expected) <= 500
+        and not any(unicodedata.category(c) == "Cc" and c != "\n" for c in expected)
+        and not any(unicodedata.category(c) == "Cs" for c in expected)
+    )
     try:
         cleaned = clean_text(raw, field="message", max_length=500, allow_newlines=True)
     except InvalidText:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from webapp.process import Render, ProcessInfo, now
+from webapp.process import ProcessInfo, Render, now
 
 
 def test_numbers_count_up_from_one_per_process_info() -> None:
