@@ -165,7 +165,13 @@ def test_static_files_survive_every_worker_down(tmp_path: Path) -> None:
         assert (home.status_code, home.content) == (200, static.content)
         assert [r.headers["x-served-by"] for r in [*home.history, home]] == ["nginx", "nginx"]
         assert httpx.get(f"{stack.url}/favicon.ico", follow_redirects=True).status_code == 200
-        assert httpx.get(f"{stack.url}/api/now").status_code == 502
+        # nginx's 502 is a static page of the site that says what happened, with the site's headers.
+        down = httpx.get(f"{stack.url}/api/now")
+        assert down.status_code == 502
+        assert "웹 애플리케이션 서버(WAS)가 응답하지 않습니다" in down.text and "Static files still work" in down.text
+        assert down.headers["x-served-by"] == "nginx"
+        for name, value in SECURITY_HEADERS.items():
+            assert down.headers[name] == value
 
 
 def _children(pid: int) -> set[int]:
