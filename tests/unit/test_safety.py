@@ -118,7 +118,7 @@ def test_the_log_shows_my_requests_in_full_and_others_without_address_or_query(s
         assert (mine["query"], mine["client"], mine["yours"]) == ("mine=yes", "127.0.0.1:50000", True)
         assert "다른 방문자" in me.get("/log").text
         source = me.get("/source/templates/dynamic.html").text
-        assert "Another visitor made this page" in source or "다른 방문자의 요청으로" in source
+        assert "다른 방문자의 요청으로 만들어졌으므로" in source
         # The visitor who made the page sees it all.
         own = other.get("/source/templates/dynamic.html").text
         assert "Jiwoo" in own and "Jiwoo-Phone/1.0" in own
