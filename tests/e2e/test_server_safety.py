@@ -282,6 +282,13 @@ def test_nginx_says_no_version_and_its_error_pages_are_the_sites(stack: RunningS
     assert "요청 본문이 너무 큽니다" in too_big.text
 
 
+def test_values_json_cannot_encode_get_422_through_nginx(stack: RunningStack) -> None:
+    for body in ('{"name": NaN, "message": "x"}', '{"name": "\\udfff", "message": "x"}'):
+        response = httpx.post(f"{stack.url}/api/guestbook", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["msg"]
+
+
 def test_dot_files_are_not_served_by_nginx(stack: RunningStack) -> None:
     for path in (f"/static/{DOT_FILE.name}", "/static/.git/config", f"/source/static/{DOT_FILE.name}"):
         response = httpx.get(f"{stack.url}{path}")

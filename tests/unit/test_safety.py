@@ -77,7 +77,10 @@ def test_any_query_on_a_json_endpoint_gets_an_answer_never_a_500(fuzz_client: Te
         '{"\\ud800": 1, "name": "hi", "message": "hi"}',
     ],
 )
-def test_values_json_cannot_encode_get_422_with_a_detail_and_nothing_is_stored(client: TestClient, raw: str) -> None:
+def test_values_json_cannot_encode_get_422_with_a_detail_and_nothing_is_stored(
+    make_client: MakeClient, database_url: str, raw: str
+) -> None:
+    client = make_client(database_url=database_url)  # SQLite and PostgreSQL
     response = client.post("/api/guestbook", content=raw, headers=JSON)
     assert response.status_code == 422
     problems = response.json()["detail"]
