@@ -47,7 +47,7 @@ class LoggedRequestOut(BaseModel):
     path: str
     query: str
     status: int
-    bytes: int
+    bytes: int | None  # None for another visitor's request
     duration_ms: float
     kind: str  # "static" or "dynamic"
     client: str  # "" for another visitor's request
@@ -61,7 +61,7 @@ class LoggedRequestOut(BaseModel):
             path=entry.path,
             query=entry.query,
             status=entry.status,
-            bytes=entry.bytes,
+            bytes=None if entry.hidden else entry.bytes,
             duration_ms=entry.duration_ms,
             kind=entry.kind,
             client=entry.client_address,

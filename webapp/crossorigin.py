@@ -26,5 +26,8 @@ def cross_site_origin(headers: Headers) -> str | None:
         return None
     if origin == "null":  # a sandboxed frame, a data: URL, a file on disk
         return origin
-    host = headers.get("host", "")
-    return None if urlsplit(origin).netloc.lower() == host.lower() else origin
+    try:
+        origin_host = urlsplit(origin).netloc
+    except ValueError:  # not a URL at all ("http://[::1", say): no page of this site sent it
+        return origin
+    return None if origin_host.lower() == headers.get("host", "").lower() else origin

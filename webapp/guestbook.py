@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from starlette.requests import ClientDisconnect
 
 from webapp.crossorigin import cross_site_origin
 from webapp.database import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, Database, DatabaseUnavailable, Entry
@@ -146,7 +147,11 @@ async def read_entry_form(request: Request) -> dict[str, str]:
     if content_type != FORM_CONTENT_TYPE:
         raise HTTPException(status_code=415, detail=f"Send the form as {FORM_CONTENT_TYPE}.")
     try:
-        fields = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+        body = await request.body()
+    except ClientDisconnect:  # gone before the form arrived: nobody to answer, and nothing went wrong here
+        raise HTTPException(status_code=400, detail="The form did not arrive: the connection closed.") from None
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
     except (UnicodeDecodeError, ValueError):
         raise HTTPException(status_code=400, detail="The form could not be read: it is not valid UTF-8.") from None
     return {key: fields.get(key, [""])[0] for key in ("name", "message")}

@@ -64,8 +64,9 @@ class LoggedRequest(NamedTuple):
         return format_address(*self.client) if self.client else ""
 
     def without_visitor(self) -> LoggedRequest:
-        """This request as another visitor may see it: no address, no query string."""
-        return self._replace(query_string=b"", client=None, hidden=True)
+        """This request as another visitor may see it: no address, no query string, and no size
+        (the size of /dynamic tells the length of the name and User-Agent it shows)."""
+        return self._replace(query_string=b"", client=None, bytes=0, hidden=True)
 
 
 class RequestLog:

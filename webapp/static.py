@@ -31,6 +31,14 @@ class CachedStaticFiles(StaticFiles):
     def __init__(self, *, directory: str | os.PathLike[str], cache_control: str) -> None:
         super().__init__(directory=directory, follow_symlink=False)
         self.cache_control = cache_control
+        self._root = os.path.realpath(directory)
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        full_path, stat_result = super().lookup_path(path)
+        # A link inside static/ to a dot-file (envlink -> .env) is that dot-file.
+        if stat_result is not None and is_hidden(os.path.relpath(os.path.realpath(full_path), self._root)):
+            return "", None
+        return full_path, stat_result
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         if is_hidden(path):

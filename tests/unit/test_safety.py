@@ -116,7 +116,9 @@ def test_the_log_shows_my_requests_in_full_and_others_without_address_or_query(s
             assert "Jiwoo" not in page and "jiwoo@" not in page and "127.0.0.2" not in page
         requests = me.get("/api/requests").json()["requests"]
         theirs = next(r for r in requests if r["path"] == "/dynamic")
-        assert (theirs["query"], theirs["client"], theirs["yours"], theirs["status"]) == ("", "", False, 200)
+        # No size either: the size of /dynamic tells how long their name and User-Agent are.
+        assert (theirs["query"], theirs["client"], theirs["yours"], theirs["bytes"]) == ("", "", False, None)
+        assert theirs["status"] == 200
         mine = next(r for r in requests if r["path"] == "/ping")
         assert (mine["query"], mine["client"], mine["yours"]) == ("mine=yes", "127.0.0.1:50000", True)
         assert "다른 방문자" in me.get("/log").text
@@ -174,6 +176,7 @@ def test_inspect_shows_which_secrets_came_but_not_their_values(client: TestClien
         {"Sec-Fetch-Site": "same-site", "Origin": "http://other.testserver"},
         {"Origin": "http://evil.example"},
         {"Origin": "null"},
+        {"Origin": "http://[::1"},  # not a URL at all
     ],
 )
 def test_the_form_refuses_a_post_from_another_site(client: TestClient, headers: dict[str, str]) -> None:
@@ -269,6 +272,14 @@ def test_dot_files_are_never_served_or_shown(client: TestClient, site_settings: 
         assert "do-not-show" not in response.text
     (Path(site_settings.templates_dir) / ".secret.html").write_text("do-not-show")
     assert client.get("/source/templates/.secret.html").status_code == 404
+
+
+def test_a_link_inside_static_to_a_dot_file_is_not_served(client: TestClient, site_settings: Settings) -> None:
+    (site_settings.static_dir / ".env").write_text("SECRET_KEY=do-not-show")
+    (site_settings.static_dir / "envlink").symlink_to(".env")
+    response = client.get("/static/envlink")
+    assert response.status_code == 404 and "do-not-show" not in response.text
+    assert client.get("/source/static/envlink").status_code == 404
 
 
 def test_files_with_dots_inside_their_names_are_still_served(client: TestClient) -> None:
