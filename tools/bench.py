@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -243,7 +244,11 @@ class Servers:
         nginx_path = nginx.nginx_program()
         run_dir = self.run_dir / "bare-nginx"
         port = free_port()
-        config = nginx.render_config(nginx.BARE_TEMPLATE, run_dir=run_dir, http_port=port, static_dir=STATIC_DIR)
+        # The same files the stack's nginx serves (a mirror when its workers, run as nobody, cannot reach static/).
+        static_dir, mirror = nginx.static_dir_for_workers(STATIC_DIR)
+        if mirror is not None:
+            self._exit.callback(shutil.rmtree, mirror, True)
+        config = nginx.render_config(nginx.BARE_TEMPLATE, run_dir=run_dir, http_port=port, static_dir=static_dir)
         process = nginx.start_nginx(nginx_path, config, run_dir, [port], what="bare nginx")
         self._exit.callback(stop_process, process)
         self.ports["nginx"] = port
