@@ -26,9 +26,10 @@ def resolve_inside(root: Path, relative: str) -> Path:
     """Given a folder and a path typed by a visitor, return the file it names inside the folder.
 
     Raise SourceNotFound for anything else: absolute paths, backslashes, NUL,
-    '..' that climbs out, symlinks that lead out, folders and missing files.
+    '..' that climbs out, symlinks that lead out, dot-files (checked where the path leads),
+    folders and missing files.
     """
-    if not relative or "\\" in relative or "\x00" in relative or relative.startswith("/") or is_hidden(relative):
+    if not relative or "\\" in relative or "\x00" in relative or relative.startswith("/"):
         raise SourceNotFound(relative)
     root = _resolved(root)
     try:

@@ -35,14 +35,12 @@ class CachedStaticFiles(StaticFiles):
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
         full_path, stat_result = super().lookup_path(path)
-        # A link inside static/ to a dot-file (envlink -> .env) is that dot-file.
+        # Checked where the path leads: a link inside static/ to a dot-file (envlink -> .env) is that dot-file.
         if stat_result is not None and is_hidden(os.path.relpath(os.path.realpath(full_path), self._root)):
             return "", None
         return full_path, stat_result
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        if is_hidden(path):
-            raise HTTPException(status_code=404)
         try:
             return await super().get_response(path, scope)
         except OSError:
