@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
+from starlette.applications import Starlette
 
 from tools.processes import (
     HOST,
@@ -149,6 +151,12 @@ def run_stack(tmp_path: Path, *extra_args: str, database_url: str | None = None)
         yield stack
     finally:
         stop_process(process, seconds=10)
+
+
+def get_routes(app: Starlette) -> set[str]:
+    """Given the app, return the path of every GET route, those of included routers too."""
+    routes = [route for top in app.routes for route in getattr(getattr(top, "original_router", None), "routes", [top])]
+    return {route.path for route in routes if isinstance(route, APIRoute) and "GET" in route.methods}
 
 
 def copy_project(destination: Path) -> Path:

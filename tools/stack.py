@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from tools import nginx
+from tools import nginx, prerender
 from tools.processes import (
     HOST,
     PROXY_ARGS,
@@ -40,6 +40,7 @@ from tools.processes import (
     uvicorn_command,
     wait_until_listening,
 )
+from webapp import caching, fingerprints
 from webapp.database import DEADLINE_SECONDS
 from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
@@ -116,6 +117,12 @@ def render_site_config(
         limits=CLIENT_LIMITS,
         max_body_bytes=DEFAULT_MAX_BODY_BYTES,
         proxy_secret=proxy_secret,
+        fingerprint_digits=fingerprints.DIGITS,
+        fingerprint_suffixes="|".join(fingerprints.SUFFIXES),
+        fingerprinted_cache_control=caching.FINGERPRINTED,
+        made_for_this_request=caching.MADE_FOR_THIS_REQUEST,
+        icon_redirect_cache_control=caching.ICON_REDIRECT,
+        shared_seconds=caching.SHARED_SECONDS,
     )
 
 
@@ -178,6 +185,7 @@ class Stack:
         require_free(self.https_port, "--https-port")
         certificate, key = ensure_certificate(self.run_dir / "tls")
         proxy_secret = secrets.token_urlsafe(24)  # new each start: only this nginx knows it
+        self.build()
         self._static_dir, self._static_mirror = nginx.static_dir_for_workers(STATIC_DIR)
 
         self._workers = [
@@ -210,6 +218,17 @@ class Stack:
         )
         self._nginx = nginx.start_nginx(nginx_path, config, nginx_dir, [self.http_port, self.https_port], what="nginx")
         self.write_state()
+
+    def build(self) -> None:
+        """What a deploy does before serving: pre-render /dynamic into static/prerendered/ (and its .gz)."""
+        try:
+            out = STATIC_DIR / prerender.DEFAULT_OUT_FOLDER
+            written = prerender.prerender(prerender.DEFAULT_PATHS, static_dir=STATIC_DIR, out=out)
+        except prerender.PrerenderRefused as refusal:
+            print(f"Not pre-rendered: {refusal}", flush=True)
+            return
+        for line in prerender.report(written, STATIC_DIR):
+            print(line, flush=True)
 
     def write_state(self) -> None:
         assert self._nginx is not None

@@ -2,6 +2,8 @@
 
 - `X-Served-By: uvicorn pid 1234` says which process answered (behind nginx,
   static files say `nginx` instead), so a learner sees who did the work.
+- `Cache-Control: no-store` on every response that states no policy of its own
+  (see caching.py): made for this request, kept by no cache.
 - Security headers: no MIME sniffing, no framing by other sites, referrers kept
   to this site, and a Content Security Policy that runs only this site's own
   scripts and styles. A response that sets its own policy keeps it.
@@ -12,6 +14,8 @@ from __future__ import annotations
 import os
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from webapp.caching import MADE_FOR_THIS_REQUEST
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -28,7 +32,11 @@ SECURITY_HEADERS = {
 class SiteHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        headers = {"X-Served-By": f"uvicorn pid {os.getpid()}", **SECURITY_HEADERS}
+        headers = {
+            "X-Served-By": f"uvicorn pid {os.getpid()}",
+            "Cache-Control": MADE_FOR_THIS_REQUEST,
+            **SECURITY_HEADERS,
+        }
         self.headers = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

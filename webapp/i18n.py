@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LanguageChoice:
     code: str
-    how: str  # "query", "cookie", "header" or "default": said on the page
+    how: str  # "query", "cookie", "header", "default" or "address" (a shared page): said on the page
 
 
 def compile_catalogue(po_path: Path, language: str) -> gettext.GNUTranslations:
@@ -123,6 +123,13 @@ def choose_language(request: Request) -> LanguageChoice:
         if code in LANGUAGES:
             return LanguageChoice(code, "header")
     return LanguageChoice(DEFAULT_LANGUAGE, "default")
+
+
+def language_in_address(request: Request) -> LanguageChoice:
+    """The language a shared page uses: ?lang= in the address, else Korean; never the visitor's cookie or
+    Accept-Language, which a shared cache does not see in its key."""
+    query = request.query_params.get("lang", "").lower()
+    return LanguageChoice(query if query in LANGUAGES else DEFAULT_LANGUAGE, "address")
 
 
 def format_number_for(number: float, language: str) -> str:

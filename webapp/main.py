@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from webapp import api, docs, guestbook, i18n, pages
+from webapp import api, docs, guestbook, i18n, pages, spectrum
 from webapp.database import Database
 from webapp.errors import EXCEPTION_HANDLERS
+from webapp.fingerprints import Fingerprints
 from webapp.links import Links
 from webapp.middleware import site_middleware
 from webapp.process import ProcessInfo
@@ -73,9 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         links=links,
         source_files=SourceFiles(),
         post_limiter=PostLimiter(settings.posts_per_minute),
+        fingerprints=Fingerprints(settings.static_dir),
     )
     app.include_router(lesson)
     app.include_router(pages.router)
+    app.include_router(spectrum.router)
     app.include_router(api.router)
     app.include_router(guestbook.page_router)
     app.include_router(guestbook.api_router)

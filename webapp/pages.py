@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from webapp.benchresults import latest_run
+from webapp.caching import ICON_REDIRECT, MADE_FOR_THIS_REQUEST
 from webapp.deps import CountedView, ProcessDep, RequestLogDep, SettingsDep, SourceFilesDep
 from webapp.links import path_for
 from webapp.process import Render, now
@@ -35,7 +36,8 @@ async def home(request: Request) -> RedirectResponse:
 @router.get("/favicon.ico")
 async def favicon(request: Request) -> RedirectResponse:
     # Browsers ask for /favicon.ico on their own (for /ping, say); the icon is a static file.
-    return RedirectResponse(path_for(request, "static", path="favicon.ico"), status_code=301)
+    headers = {"Cache-Control": ICON_REDIRECT}
+    return RedirectResponse(path_for(request, "static", path="favicon.ico"), status_code=301, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ async def dynamic_page(
     )
     context = {"values": values, "moment": moment, "views": views, "unavailable": views.unavailable}
     response = render(request, DYNAMIC_TEMPLATE, context, database_ms=views.database_ms)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = MADE_FOR_THIS_REQUEST
     process.record_render(DYNAMIC_TEMPLATE, asdict(values), visitor=visitor_of(request.scope))
     return response
 

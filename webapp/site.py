@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 
 from webapp.database import Database
+from webapp.fingerprints import Fingerprints
 from webapp.i18n import Catalogues
 from webapp.links import Links
 from webapp.process import ProcessInfo
@@ -31,6 +32,7 @@ class Site:
     links: Links
     source_files: SourceFiles
     post_limiter: PostLimiter
+    fingerprints: Fingerprints
 
 
 def site_of(app: Starlette) -> Site:

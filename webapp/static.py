@@ -17,6 +17,9 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
+from webapp.caching import FINGERPRINTED
+from webapp.fingerprints import original_name
+
 # Some systems map these through the registry or an old mime.types; the browser
 # then refuses to run the script or apply the stylesheet.
 for _type, _extension in (
@@ -41,6 +44,18 @@ class CachedStaticFiles(StaticFiles):
         return full_path, stat_result
 
     async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await self._file_or_404(path, scope)
+        except HTTPException as error:
+            original = original_name(path)
+            if error.status_code != 404 or original is None:
+                raise
+        # `stamp.1a2b3c4d5e.svg` is `stamp.svg` under a name that changes with its content.
+        response = await self._file_or_404(original, scope)
+        response.headers["cache-control"] = FINGERPRINTED
+        return response
+
+    async def _file_or_404(self, path: str, scope: Scope) -> Response:
         try:
             return await super().get_response(path, scope)
         except OSError:

@@ -134,7 +134,9 @@ class Templates:
         def datetime(moment: Any, format: str = "medium") -> str:
             return i18n.format_datetime_for(moment, format, language)
 
-        environment.globals.update(url_for=_url_for, language_names=i18n.LANGUAGE_NAMES, lang=language)
+        environment.globals.update(
+            url_for=_url_for, asset_url=_asset_url, language_names=i18n.LANGUAGE_NAMES, lang=language
+        )
         environment.filters.update(number=number, datetime=datetime)
         return environment
 
@@ -144,6 +146,14 @@ def _url_for(context: Mapping[str, Any], name: str, /, **params: str) -> str:
     """Starlette's url_for, with the same name and arguments, returning a path (for a value known only
     when rendering: with fixed values it never runs, LinkFixedPaths put the path in when compiling)."""
     return path_for(context["request"], name, **params)
+
+
+@pass_context
+def _asset_url(context: Mapping[str, Any], path: str, /) -> str:
+    """The path of a static file under its fingerprinted name (`/static/stamp.1a2b3c4d5e.svg`): browsers
+    keep it a year, and an edit gives it a new name (fingerprints.py)."""
+    request: Request = context["request"]
+    return path_for(request, "static", path=site_of(request.app).fingerprints.name_for(path))
 
 
 def _page_context(request: Request, choice: i18n.LanguageChoice) -> dict[str, Any]:
@@ -180,21 +190,27 @@ def render(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
     database_ms: float | None = None,
+    shared: bool = False,
 ) -> Response:
     """Render a page in the visitor's language; remember a language picked with ?lang=.
 
     `database_ms`: the time the page waited for the database, said in Server-Timing
     next to the render time (the browser's developer tools show both).
+    `shared`: a page a shared cache may give to everyone who asks for the same address.
+    Its language comes from the address alone (?lang=), never from a cookie or a header
+    of this visitor's, and it sets no cookie.
     """
     started = time.perf_counter()
-    choice = i18n.choose_language(request)
+    choice = i18n.language_in_address(request) if shared else i18n.choose_language(request)
     template = site_of(request.app).templates.get_template(choice.code, name)
     content = template.render({**(context or {}), **_page_context(request, choice)})
     response = HTMLResponse(content, status_code=status_code, headers=headers)
     timings = [] if database_ms is None else [f'db;dur={database_ms:.2f};desc="database"']
     timings.append(f'render;dur={(time.perf_counter() - started) * 1000:.2f};desc="Jinja render"')
     response.headers["Server-Timing"] = ", ".join(timings)
-    # The same URL answers in Korean or English depending on this header.
+    if shared:
+        return response
+    # The same URL answers in Korean or English depending on these headers.
     response.headers["Vary"] = "Accept-Language, Cookie"
     picked = request.query_params.get("lang", "").lower()
     if picked in i18n.LANGUAGES and request.cookies.get(i18n.COOKIE_NAME) != picked:

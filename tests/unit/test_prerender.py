@@ -1,0 +1,242 @@
+"""tools.prerender: dynamic pages rendered once into static files, and every way it refuses to write."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tools.prerender import DEFAULT_OUT_FOLDER, MANIFEST_NAME, PrerenderRefused, Written, main, prerender, url_of
+from webapp.paths import STATIC_DIR
+
+
+@pytest.fixture
+def static_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of static/ (without what the command wrote there before), and a fresh SQLite database
+    for the app the command starts."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'site.db'}")
+    (tmp_path / "data").mkdir()
+    copy = tmp_path / "static"
+    shutil.copytree(STATIC_DIR, copy, ignore=shutil.ignore_patterns(DEFAULT_OUT_FOLDER))
+    return copy
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under a folder (links not followed), with its bytes: what a refusal must leave as it was."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def _prerender(static_dir: Path) -> list[Written]:
+    return prerender(["/dynamic"], static_dir=static_dir, out=static_dir / "prerendered")
+
+
+def test_dynamic_page_is_written_in_both_languages_with_its_gzip(static_dir: Path) -> None:
+    written = _prerender(static_dir)
+    out = static_dir / "prerendered"
+    assert [file.path for file in written] == [
+        out / "dynamic.html",
+        out / "dynamic.html.gz",
+        out / "en" / "dynamic.html",
+        out / "en" / "dynamic.html.gz",
+    ]
+    for html, heading, source in [
+        (written[0], "<h1>동적 페이지</h1>", "GET /dynamic?lang=ko"),
+        (written[2], "<h1>Dynamic page</h1>", "GET /dynamic?lang=en"),
+    ]:
+        data = html.path.read_bytes()
+        assert data.startswith(b"<!doctype html>"), data[:100]
+        assert heading in data.decode()
+        assert html.source == source
+        assert html.size == len(data)
+        assert html.sha256 == hashlib.sha256(data).hexdigest()
+        packed = Path(f"{html.path}.gz")
+        assert gzip.decompress(packed.read_bytes()) == data
+        assert packed.stat().st_mtime_ns == html.path.stat().st_mtime_ns
+
+
+def test_the_gzip_is_the_same_for_the_same_page(static_dir: Path) -> None:
+    # gzip's header holds a time unless told 0: the same bytes then always pack to the same file.
+    written = _prerender(static_dir)
+    data = written[0].path.read_bytes()
+    assert written[1].path.read_bytes() == gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def test_the_manifest_records_what_was_written(static_dir: Path) -> None:
+    written = _prerender(static_dir)
+    out = static_dir / "prerendered"
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert manifest == {file.path.relative_to(out).as_posix(): file.sha256 for file in written}
+    assert sorted(_files(out)) == sorted([MANIFEST_NAME, "en", *manifest])  # no temporary file left behind
+
+
+def test_running_again_overwrites_its_own_files_with_a_new_render(static_dir: Path) -> None:
+    first = _prerender(static_dir)
+    second = _prerender(static_dir)
+    assert [file.path for file in first] == [file.path for file in second]
+    assert first[0].sha256 != second[0].sha256  # a new time, a new request number inside
+    assert hashlib.sha256(second[0].path.read_bytes()).hexdigest() == second[0].sha256
+
+
+def test_url_of_gives_the_path_the_site_serves_the_file_at(static_dir: Path) -> None:
+    assert url_of(static_dir / "prerendered" / "dynamic.html", static_dir) == "/static/prerendered/dynamic.html"
+    assert url_of(static_dir / "prerendered/en/dynamic.html", static_dir) == "/static/prerendered/en/dynamic.html"
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [
+        ("../elsewhere", "is outside the static folder"),
+        ("../webapp", "is outside the static folder"),
+        ("prerendered/../..", "is outside the static folder"),
+        (".", "is the static folder itself"),
+        ("prerendered/..", "is the static folder itself"),
+    ],
+)
+def test_out_outside_the_static_folder_or_the_folder_itself_is_refused(static_dir: Path, out: str, reason: str) -> None:
+    before = _files(static_dir.parent)
+    with pytest.raises(PrerenderRefused, match=reason):
+        prerender(["/dynamic"], static_dir=static_dir, out=static_dir / out)
+    assert _files(static_dir.parent) == before
+
+
+def test_out_through_a_symlink_leading_outside_is_refused(static_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (static_dir / "escape").symlink_to(outside)
+    with pytest.raises(PrerenderRefused, match="outside the static folder"):
+        prerender(["/dynamic"], static_dir=static_dir, out=static_dir / "escape" / "pages")
+    assert list(outside.iterdir()) == []
+
+
+def test_out_in_a_dot_folder_is_refused(static_dir: Path) -> None:
+    with pytest.raises(PrerenderRefused, match="dot-folder"):
+        prerender(["/dynamic"], static_dir=static_dir, out=static_dir / ".hidden" / "pages")
+    assert not (static_dir / ".hidden").exists()
+
+
+def test_a_language_folder_that_is_a_symlink_leading_outside_is_refused(static_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (static_dir / "prerendered").mkdir()
+    (static_dir / "prerendered" / "en").symlink_to(outside)
+    with pytest.raises(PrerenderRefused, match="is a symbolic link"):
+        _prerender(static_dir)
+    assert list(outside.iterdir()) == []
+    assert not (static_dir / "prerendered" / "dynamic.html").exists()
+
+
+def test_a_hand_written_file_is_never_overwritten(static_dir: Path) -> None:
+    hand_written = static_dir / "prerendered" / "en" / "dynamic.html"
+    hand_written.parent.mkdir(parents=True)
+    hand_written.write_text("<p>mine</p>")
+    before = _files(static_dir)
+    with pytest.raises(PrerenderRefused, match=r"en/dynamic\.html exists and was not written by this command"):
+        _prerender(static_dir)
+    assert _files(static_dir) == before
+
+
+def test_a_file_edited_since_it_was_written_is_never_overwritten(static_dir: Path) -> None:
+    written = _prerender(static_dir)
+    edited = written[0].path
+    edited.write_bytes(edited.read_bytes().replace("동적 페이지".encode(), "내가 고친 페이지".encode()))
+    before = _files(static_dir)
+    with pytest.raises(PrerenderRefused, match=r"dynamic\.html was edited since this command wrote it"):
+        _prerender(static_dir)
+    assert _files(static_dir) == before
+
+
+def test_a_symlink_where_a_file_goes_is_refused(static_dir: Path) -> None:
+    (static_dir / "prerendered").mkdir()
+    (static_dir / "prerendered" / "dynamic.html.gz").symlink_to(static_dir / "index.html")
+    before = _files(static_dir)
+    with pytest.raises(PrerenderRefused, match=r"dynamic\.html\.gz is a symbolic link"):
+        _prerender(static_dir)
+    assert _files(static_dir) == before
+
+
+def test_a_manifest_that_is_not_this_commands_is_refused(static_dir: Path) -> None:
+    (static_dir / "prerendered").mkdir()
+    (static_dir / "prerendered" / MANIFEST_NAME).write_text("not json")
+    with pytest.raises(PrerenderRefused, match="is not a list this command wrote"):
+        _prerender(static_dir)
+    assert not (static_dir / "prerendered" / "dynamic.html").exists()
+
+
+def test_several_paths_are_each_served_in_both_languages(static_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["/dynamic", "/compare", "--static-dir", str(static_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == [
+        "served at /static/prerendered/dynamic.html and /static/prerendered/en/dynamic.html",
+        "served at /static/prerendered/compare.html and /static/prerendered/en/compare.html",
+    ]
+
+
+@pytest.mark.parametrize("path", ["/../x", "/dynamic?x=1", "dynamic", "/", "/Dynamic", "/a.html", "/dynamic/", "//x"])
+def test_a_path_that_is_not_a_plain_site_path_is_refused(static_dir: Path, path: str) -> None:
+    with pytest.raises(PrerenderRefused, match="is not a path this command renders"):
+        prerender([path], static_dir=static_dir, out=static_dir / "prerendered")
+    assert not (static_dir / "prerendered").exists()
+
+
+def test_a_path_that_is_not_a_page_is_refused_and_nothing_is_written(static_dir: Path) -> None:
+    # /dynamic renders fine, but nothing is written until every page has rendered.
+    with pytest.raises(PrerenderRefused, match=r"GET /no-such-page\?lang=ko answered 404 Not Found, not 200 OK"):
+        prerender(["/dynamic", "/no-such-page"], static_dir=static_dir, out=static_dir / "prerendered")
+    assert not (static_dir / "prerendered").exists()
+
+
+def test_a_path_that_answers_json_is_refused(static_dir: Path) -> None:
+    with pytest.raises(PrerenderRefused, match=r"GET /ping\?lang=ko answered application/json, not text/html"):
+        prerender(["/ping"], static_dir=static_dir, out=static_dir / "prerendered")
+    assert not (static_dir / "prerendered").exists()
+
+
+def test_two_pages_for_the_same_file_are_refused(static_dir: Path) -> None:
+    with pytest.raises(PrerenderRefused, match=r"would both be written to en/dynamic\.html"):
+        prerender(["/dynamic", "/en/dynamic"], static_dir=static_dir, out=static_dir / "prerendered")
+
+
+def test_main_reports_each_file_and_where_it_is_served(static_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--static-dir", str(static_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    html = static_dir / "prerendered" / "dynamic.html"
+    sha256 = hashlib.sha256(html.read_bytes()).hexdigest()
+    assert lines[0].startswith(f"wrote {html}  ")
+    assert lines[0].endswith(f"{html.stat().st_size:,} bytes  sha256 {sha256[:12]}…  from GET /dynamic?lang=ko")
+    assert lines[1].endswith("bytes  (gzip -9 of the line above)")
+    assert lines[2].endswith("from GET /dynamic?lang=en")
+    assert lines[-1] == "served at /static/prerendered/dynamic.html and /static/prerendered/en/dynamic.html"
+
+
+def test_main_exits_2_for_an_out_outside_the_static_folder(
+    static_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--static-dir", str(static_dir), "--out", str(tmp_path / "x")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "is outside the static folder" in captured.err
+    assert not (tmp_path / "x").exists()
+
+
+def test_main_exits_1_when_a_hand_written_file_is_in_the_way(
+    static_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (static_dir / "prerendered").mkdir()
+    (static_dir / "prerendered" / "dynamic.html").write_text("<p>mine</p>")
+    assert main(["--static-dir", str(static_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "dynamic.html exists and was not written by this command" in err
+    assert "Nothing was written" in err
+    assert (static_dir / "prerendered" / "dynamic.html").read_text() == "<p>mine</p>"
+
+
+def test_main_exits_2_for_a_bad_path(static_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["/../etc/passwd", "--static-dir", str(static_dir)]) == 2
+    assert "'/../etc/passwd' is not a path this command renders" in capsys.readouterr().err
