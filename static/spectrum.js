@@ -49,9 +49,12 @@ async function runStep(step) {
   }
 }
 
+// Resource Timing says how many bytes came over the network: none from the cache; after a
+// revalidation only the 304's headers, with the body (Chromium reports no size for it, or
+// "cache" as the delivery) from the copy the browser already had.
 function howItCame(entry) {
-  if (entry.transferSize === 0 && (entry.decodedBodySize > 0 || entry.deliveryType === "cache")) return say("fromCache");
-  if (entry.responseStatus === 304) return say("revalidated");
+  if (entry.transferSize === 0) return say("fromCache");
+  if (entry.responseStatus === 304 || entry.encodedBodySize === 0 || entry.deliveryType === "cache") return say("revalidated");
   return say("downloaded", { status: entry.responseStatus || 200 });
 }
 

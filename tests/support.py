@@ -33,6 +33,7 @@ from tools.processes import (
     stop_process,
 )
 from webapp.paths import PROJECT_ROOT
+from webapp.spectrum import PRERENDERED_FOLDER
 
 STACK_START_SECONDS = 20.0
 T = TypeVar("T")
@@ -160,9 +161,11 @@ def get_routes(app: Starlette) -> set[str]:
 
 
 def copy_project(destination: Path) -> Path:
-    """Copy the site (code, templates, static files) into `destination` and return it."""
+    """Copy the site (code, templates, static files, but not what `python -m tools.prerender` made there) into
+    `destination` and return it."""
+    skipped = shutil.ignore_patterns("__pycache__", PRERENDERED_FOLDER)
     for folder in ("webapp", "templates", "static", "translations"):
-        shutil.copytree(PROJECT_ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(PROJECT_ROOT / folder, destination / folder, ignore=skipped)
     return destination
 
 

@@ -157,3 +157,23 @@ def static_dir_for_workers(static_dir: Path) -> tuple[Path, Path | None]:
     for folder in [mirror, *(path for path in mirror.rglob("*") if path.is_dir())]:
         folder.chmod(0o755)
     return mirror, mirror_root
+
+
+def cache_dir_for_workers(run_dir: Path) -> tuple[Path, Path | None]:
+    """The folder for nginx's cache, and a folder to remove when done (or None).
+
+    nginx makes the cache folder for its workers, but started as root its workers
+    cannot write into a run directory inside a private folder (as CI makes): then the
+    cache goes into a temporary folder of its own.
+    """
+    if not worker_user() or _reachable_by_everyone(run_dir):
+        return run_dir / "cache", None
+    cache_root = Path(tempfile.mkdtemp(prefix="webapp-cache-"))
+    cache_root.chmod(0o755)
+    return cache_root / "cache", cache_root
+
+
+def _reachable_by_everyone(folder: Path) -> bool:
+    """Whether any user may pass through every folder on the way to `folder` (those that exist yet)."""
+    folder = folder.resolve()
+    return all(path.stat().st_mode & stat.S_IXOTH for path in [*folder.parents, folder] if path.exists())

@@ -94,7 +94,7 @@ def pages_for(paths: Sequence[str]) -> list[Page]:
     """Given site paths, return the pages to render, each path once per language; refuse a path that is not plain."""
     pages: dict[str, Page] = {}
     for path in dict.fromkeys(paths):
-        if not SITE_PATH.match(path) or "//" in path or path.endswith("/"):
+        if not SITE_PATH.fullmatch(path) or "//" in path or path.endswith("/"):
             raise BadArgument(
                 f"{path!r} is not a path this command renders: write a site path such as /dynamic "
                 "(lower-case letters, digits, -, _ and /; no query, no dots)."
@@ -257,10 +257,13 @@ def status_line(status: int) -> str:
         return str(status)
 
 
-def write_atomically(path: Path, data: bytes, *, mtime_ns: int | None = None) -> None:
+def write_atomically(path: Path, data: bytes, *, within: Path, mtime_ns: int | None = None) -> None:
     """Write `data` to `path` so that a reader sees the old file or the new one, never half of one:
-    a temporary dot-file in the same folder (never served), then renamed over the old name."""
+    a temporary dot-file in the same folder (never served), then renamed over the old name.
+    Refuse if the folder it goes in no longer lies inside `within` (a link put there since the checks)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.realpath(within) != str(within) or not Path(os.path.realpath(path.parent)).is_relative_to(within):
+        raise PrerenderRefused(f"{shown(path.parent)} no longer lies inside {shown(within)}: nothing more was written.")
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as file:
         temporary = Path(file.name)
     try:
@@ -275,7 +278,7 @@ def write_atomically(path: Path, data: bytes, *, mtime_ns: int | None = None) ->
 
 def write_manifest(out: Path, manifest: dict[str, str]) -> None:
     present = {file: sha for file, sha in sorted(manifest.items()) if (out / file).is_file()}
-    write_atomically(out / MANIFEST_NAME, (json.dumps(present, indent=2) + "\n").encode())
+    write_atomically(out / MANIFEST_NAME, (json.dumps(present, indent=2) + "\n").encode(), within=out)
 
 
 def prerender(paths: Sequence[str], *, static_dir: Path, out: Path) -> list[Written]:
@@ -294,11 +297,11 @@ def prerender(paths: Sequence[str], *, static_dir: Path, out: Path) -> list[Writ
     for page in pages:
         html, packed = rendered[page], gzip.compress(rendered[page], compresslevel=GZIP_LEVEL, mtime=0)
         html_path = out / page.file
-        write_atomically(html_path, html)
+        write_atomically(html_path, html, within=out)
         manifest[page.file] = sha256_of(html)
         write_manifest(out, manifest)
         # The same modification time on both: nginx's gzip_static sends the .gz with the .html's headers.
-        write_atomically(Path(f"{html_path}.gz"), packed, mtime_ns=html_path.stat().st_mtime_ns)
+        write_atomically(Path(f"{html_path}.gz"), packed, within=out, mtime_ns=html_path.stat().st_mtime_ns)
         manifest[page.file + ".gz"] = sha256_of(packed)
         write_manifest(out, manifest)
         written.append(Written(html_path, len(html), manifest[page.file], page.source))

@@ -97,6 +97,7 @@ def render_site_config(
     proxy_secret: str,
     server_names: list[str] | None = None,
     static_dir: Path = STATIC_DIR,
+    cache_dir: Path | None = None,
     nginx_workers: int | str = "auto",
 ) -> str:
     """The stack's nginx configuration: static/ from disk, everything else to the workers."""
@@ -110,6 +111,7 @@ def render_site_config(
         certificate=certificate,
         certificate_key=certificate_key,
         static_dir=static_dir,
+        cache_dir=cache_dir or run_dir / "cache",
         static_cache_control=DEFAULT_STATIC_CACHE_CONTROL,
         security_headers=SECURITY_HEADERS,
         database_deadline=f"{DEADLINE_SECONDS:g}",
@@ -172,6 +174,7 @@ class Stack:
     _workers: list[Worker] = field(default_factory=list)
     _static_dir: Path = STATIC_DIR
     _static_mirror: Path | None = None
+    _cache_root: Path | None = None
     _nginx: subprocess.Popen[bytes] | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -204,6 +207,7 @@ class Stack:
             wait_until_listening(worker.port, worker.process, f"uvicorn worker {worker.number}")
 
         nginx_dir = self.run_dir / "nginx"
+        cache_dir, self._cache_root = nginx.cache_dir_for_workers(nginx_dir)
         config = render_site_config(
             run_dir=nginx_dir,
             worker_ports=[worker.port for worker in self._workers],
@@ -214,6 +218,7 @@ class Stack:
             proxy_secret=proxy_secret,
             server_names=self.server_names,
             static_dir=self._static_dir,
+            cache_dir=cache_dir,
             nginx_workers=self.nginx_workers,
         )
         self._nginx = nginx.start_nginx(nginx_path, config, nginx_dir, [self.http_port, self.https_port], what="nginx")
@@ -283,8 +288,9 @@ class Stack:
         for worker in self._workers:
             if worker.process is not None:
                 stop_process(worker.process)
-        if self._static_mirror is not None:
-            shutil.rmtree(self._static_mirror, ignore_errors=True)
+        for made in (self._static_mirror, self._cache_root):
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
 
 

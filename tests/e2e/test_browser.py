@@ -16,7 +16,8 @@ from tests.support import LiveServer, copy_project, run_site, run_stack, wait_fo
 from webapp.paths import PROJECT_ROOT
 
 PAGES = ["/static/index.html", "/static/en/index.html", "/dynamic", "/compare", "/guestbook", "/log", "/bench",
-         "/source/static/index.html", "/source/templates/dynamic.html"]  # fmt: skip
+         "/source/static/index.html", "/source/templates/dynamic.html", "/spectrum", "/dynamic/shared",
+         "/static/clock.html"]  # fmt: skip
 ROUNDS = 5
 PHONE = {"width": 375, "height": 740}
 PROJECTOR = {"width": 1920, "height": 1080}

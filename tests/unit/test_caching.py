@@ -9,45 +9,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.cachelint import caching_complaints
+from tests.cachelint import ALLOWED, SAMPLES, caching_complaints
 from tests.support import get_routes
 from webapp import caching
 from webapp.settings import Settings
-
-# A sample address for every GET route of the site; a route missing here fails the test below.
-SAMPLES = {
-    "/ping": caching.MADE_FOR_THIS_REQUEST,
-    "/": caching.MADE_FOR_THIS_REQUEST,
-    "/favicon.ico": caching.ICON_REDIRECT,
-    "/dynamic": caching.MADE_FOR_THIS_REQUEST,
-    "/dynamic?name=A": caching.MADE_FOR_THIS_REQUEST,
-    "/dynamic/shared": caching.SHARED_PAGE,
-    "/dynamic/shared?name=A&lang=en": caching.SHARED_PAGE,
-    "/compare": caching.MADE_FOR_THIS_REQUEST,
-    "/spectrum": caching.MADE_FOR_THIS_REQUEST,
-    "/log": caching.MADE_FOR_THIS_REQUEST,
-    "/bench": caching.MADE_FOR_THIS_REQUEST,
-    "/guestbook": caching.MADE_FOR_THIS_REQUEST,
-    "/source/static/index.html": caching.MADE_FOR_THIS_REQUEST,
-    "/source/templates/dynamic.html": caching.MADE_FOR_THIS_REQUEST,
-    "/api/now": caching.MADE_FOR_THIS_REQUEST,
-    "/api/inspect": caching.MADE_FOR_THIS_REQUEST,
-    "/api/requests": caching.MADE_FOR_THIS_REQUEST,
-    "/api/views": caching.MADE_FOR_THIS_REQUEST,
-    "/api/guestbook": caching.MADE_FOR_THIS_REQUEST,
-    "/docs": caching.MADE_FOR_THIS_REQUEST,
-    "/openapi.json": caching.MADE_FOR_THIS_REQUEST,
-    "/static/index.html": "no-cache",
-    "/static/style.css": "no-cache",
-    # Answers that are not pages: errors, refusals.
-    "/nothing-here": caching.MADE_FOR_THIS_REQUEST,
-    "/static/nothing-here.css": caching.MADE_FOR_THIS_REQUEST,
-    "/api/requests?limit=0": caching.MADE_FOR_THIS_REQUEST,
-    "/source/static/nothing-here": caching.MADE_FOR_THIS_REQUEST,
-}
-# REDbot finds `public` unnecessary where max-age already lets shared caches store a response. The
-# fingerprinted files keep it: it is the form every guide (and this project's issue) writes.
-ALLOWED = {caching.FINGERPRINTED: {"STORE_PUBLIC_UNNECESSARY"}}
 
 
 def _complaints(response: httpx.Response, policy: str = caching.MADE_FOR_THIS_REQUEST) -> list[str]:

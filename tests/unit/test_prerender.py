@@ -7,9 +7,11 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tools import prerender as prerender_module
 from tools.prerender import DEFAULT_OUT_FOLDER, MANIFEST_NAME, PrerenderRefused, Written, main, prerender, url_of
 from webapp.paths import STATIC_DIR
 
@@ -115,6 +117,26 @@ def test_out_through_a_symlink_leading_outside_is_refused(static_dir: Path, tmp_
     assert list(outside.iterdir()) == []
 
 
+def test_an_out_folder_swapped_for_a_link_while_rendering_gets_nothing(
+    static_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone who may write in static/ puts a link where <out> goes after the checks, before the writes."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = static_dir / "pre2"
+    real_render = prerender_module.render_pages
+
+    async def render_then_swap(*args: Any) -> Any:
+        rendered = await real_render(*args)
+        out.symlink_to(outside)
+        return rendered
+
+    monkeypatch.setattr(prerender_module, "render_pages", render_then_swap)
+    with pytest.raises(PrerenderRefused, match="no longer lies inside"):
+        prerender(["/dynamic"], static_dir=static_dir, out=out)
+    assert list(outside.iterdir()) == []
+
+
 def test_out_in_a_dot_folder_is_refused(static_dir: Path) -> None:
     with pytest.raises(PrerenderRefused, match="dot-folder"):
         prerender(["/dynamic"], static_dir=static_dir, out=static_dir / ".hidden" / "pages")
@@ -178,7 +200,9 @@ def test_several_paths_are_each_served_in_both_languages(static_dir: Path, capsy
     ]
 
 
-@pytest.mark.parametrize("path", ["/../x", "/dynamic?x=1", "dynamic", "/", "/Dynamic", "/a.html", "/dynamic/", "//x"])
+@pytest.mark.parametrize(
+    "path", ["/../x", "/dynamic?x=1", "dynamic", "/", "/Dynamic", "/a.html", "/dynamic/", "//x", "/dynamic\n"]
+)
 def test_a_path_that_is_not_a_plain_site_path_is_refused(static_dir: Path, path: str) -> None:
     with pytest.raises(PrerenderRefused, match="is not a path this command renders"):
         prerender([path], static_dir=static_dir, out=static_dir / "prerendered")
