@@ -46,6 +46,7 @@ from tools.stack import Stack
 from webapp.paths import BENCH_DIR, BENCH_RUNS_DIR, PROJECT_ROOT, STATIC_DIR
 
 STATIC_PAGE = "/static/index.html"
+PRERENDERED_PAGE = "/static/prerendered/dynamic.html"  # the stack pre-renders it as it starts
 PAIR_REPEATS = 3
 # Pairs whose difference is near the machine's run-to-run noise: measured
 # PAIR_REPEATS times, alternating, and each row keeps its median.
@@ -77,6 +78,23 @@ CASES = [
     Case("ping_nginx", "/ping via nginx to the workers", "uvicorn", "stack", "/ping", "python_ceiling"),
     Case("dynamic_direct", "/dynamic direct to one uvicorn", "uvicorn", "site", "/dynamic", "ping_direct"),
     Case("dynamic_nginx", "/dynamic via nginx to the workers", "uvicorn", "stack", "/dynamic", "python_ceiling"),
+    # Between static and dynamic: the same kind of page kept by nginx for a second, or made into a file.
+    Case(
+        "dynamic_microcached",
+        "/dynamic/shared via nginx, kept 1 s (micro-cache)",
+        "nginx",
+        "stack",
+        "/dynamic/shared",
+        "static_nginx",
+    ),
+    Case(
+        "prerendered_nginx",
+        "/dynamic pre-rendered into a file, via nginx",
+        "nginx",
+        "stack",
+        PRERENDERED_PAGE,
+        "dynamic_nginx",
+    ),
     Case(
         "ping_bare_fastapi",
         "the lesson's /ping on a bare FastAPI app",
@@ -164,6 +182,27 @@ TARGETS = [
         "wrk.dynamic_direct",
         "wrk.ping_direct",
         0.4,
+    ),
+    Target(
+        "microcache_vs_static",
+        "micro-cached /dynamic/shared vs a static file, both via nginx",
+        "wrk.dynamic_microcached",
+        "wrk.static_nginx",
+        0.5,
+    ),
+    Target(
+        "microcache_vs_made",
+        "micro-cached /dynamic/shared vs /dynamic made every time, both via nginx",
+        "wrk.dynamic_microcached",
+        "wrk.dynamic_nginx",
+        10.0,
+    ),
+    Target(
+        "prerendered_vs_live",
+        "/dynamic pre-rendered into a file vs the live /dynamic, both via nginx",
+        "wrk.prerendered_nginx",
+        "wrk.dynamic_nginx",
+        10.0,
     ),
     Target(
         "view_write",

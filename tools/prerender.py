@@ -281,15 +281,18 @@ def write_manifest(out: Path, manifest: dict[str, str]) -> None:
     write_atomically(out / MANIFEST_NAME, (json.dumps(present, indent=2) + "\n").encode(), within=out)
 
 
-def prerender(paths: Sequence[str], *, static_dir: Path, out: Path) -> list[Written]:
+def prerender(paths: Sequence[str], *, static_dir: Path, out: Path, database_url: str | None = None) -> list[Written]:
     """Given site paths, the static folder and the output folder inside it, render each path in each language
-    and write it there with its .gz; return what was written. Refuse, writing nothing, when anything is wrong."""
+    and write it there with its .gz; return what was written. Refuse, writing nothing, when anything is wrong.
+    The pages count their views in `database_url`, by default the site's own (DATABASE_URL or data/site.db)."""
     pages = pages_for(paths)
     out = checked_out(static_dir, out)
     manifest = read_manifest(out)
     files = [name for page in pages for name in (page.file, page.file + ".gz")]
     check_targets(out, files, manifest)
     settings = replace(Settings.from_env(), static_dir=static_dir.resolve())
+    if database_url:
+        settings = replace(settings, database_url=database_url)
     rendered = asyncio.run(render_pages(pages, settings))
     check_targets(out, files, manifest)  # rendering takes a moment: check again just before writing
 

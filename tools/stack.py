@@ -228,7 +228,10 @@ class Stack:
         """What a deploy does before serving: pre-render /dynamic into static/prerendered/ (and its .gz)."""
         try:
             out = STATIC_DIR / prerender.DEFAULT_OUT_FOLDER
-            written = prerender.prerender(prerender.DEFAULT_PATHS, static_dir=STATIC_DIR, out=out)
+            database_url = self.worker_env.get("DATABASE_URL")  # the workers' database, where they count views
+            written = prerender.prerender(
+                prerender.DEFAULT_PATHS, static_dir=STATIC_DIR, out=out, database_url=database_url
+            )
         except prerender.PrerenderRefused as refusal:
             print(f"Not pre-rendered: {refusal}", flush=True)
             return
