@@ -26,6 +26,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
@@ -293,7 +294,9 @@ def prerender(paths: Sequence[str], *, static_dir: Path, out: Path, database_url
     settings = replace(Settings.from_env(), static_dir=static_dir.resolve())
     if database_url:
         settings = replace(settings, database_url=database_url)
-    rendered = asyncio.run(render_pages(pages, settings))
+    # In a thread of its own: a caller may be running an event loop in this one (Playwright's sync API does).
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        rendered = thread.submit(asyncio.run, render_pages(pages, settings)).result()
     check_targets(out, files, manifest)  # rendering takes a moment: check again just before writing
 
     written: list[Written] = []

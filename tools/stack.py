@@ -45,6 +45,7 @@ from webapp.database import DEADLINE_SECONDS
 from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
 from webapp.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_STATIC_CACHE_CONTROL
+from webapp.spectrum import PRERENDERED_FOLDER
 
 DEFAULT_RUN_DIR = PROJECT_ROOT / ".run" / "stack"
 SUPERVISE_INTERVAL = 0.2
@@ -125,6 +126,7 @@ def render_site_config(
         made_for_this_request=caching.MADE_FOR_THIS_REQUEST,
         icon_redirect_cache_control=caching.ICON_REDIRECT,
         shared_seconds=caching.SHARED_SECONDS,
+        prerendered_folder=PRERENDERED_FOLDER,
     )
 
 

@@ -24,3 +24,9 @@ def test_screenshot_command_writes_every_page_language_and_device(tmp_path: Path
                 path = tmp_path / f"{name}-{language}-{device}.png"
                 assert _png_size(path) == (viewport["width"], viewport["height"])
                 assert path.stat().st_size > 10_000  # a drawn page, not a blank one
+    require_program("nginx")
+    for language in ("ko", "en"):  # the micro-cache step of /spectrum, through the stack's nginx
+        path = tmp_path / f"spectrum-{language}-desktop.png"
+        width, height = _png_size(path)
+        assert width <= DEVICES["desktop"]["width"] and height > 300
+        assert path.stat().st_size > 10_000
