@@ -8,6 +8,7 @@ async function showDatabaseStatus() {
   const summary = side.querySelector(".summary");
   try {
     const response = await fetch(side.dataset.url, { cache: "no-store" });
+    await response.arrayBuffer(); // read to the end: an unread no-store body keeps the request open
     const values = { url: side.dataset.url, status: response.status };
     summary.textContent = say(response.ok ? "databaseOk" : "databaseDown", values);
   } catch (error) {

@@ -89,6 +89,7 @@ async function showPolicies() {
       const fromCache = cell.hasAttribute("data-from-cache");
       const options = fromCache ? { cache: "force-cache" } : { method: "HEAD", cache: "no-store" };
       const response = await fetch(cell.dataset.url, options);
+      await response.arrayBuffer(); // read to the end: an unread no-store body keeps the request open
       cell.textContent = response.headers.get("cache-control") || ABSENT;
     } catch (error) {
       cell.textContent = say("failed", { error: error.message });
