@@ -292,8 +292,6 @@ def prerender(paths: Sequence[str], *, static_dir: Path, out: Path, database_url
     files = [name for page in pages for name in (page.file, page.file + ".gz")]
     check_targets(out, files, manifest)
     settings = replace(Settings.from_env(), static_dir=static_dir.resolve())
-    if database_url:
-        settings = replace(settings, database_url=database_url)
     # In a thread of its own: a caller may be running an event loop in this one (Playwright's sync API does).
     with ThreadPoolExecutor(max_workers=1) as thread:
         rendered = thread.submit(asyncio.run, render_pages(pages, settings)).result()
