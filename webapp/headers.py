@@ -29,6 +29,14 @@ SECURITY_HEADERS = {
 }
 
 
+INTERNAL_ERROR_BODY = b"Internal Server Error"
+INTERNAL_ERROR_START: Message = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")],
+}
+
+
 class SiteHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,12 +52,24 @@ class SiteHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers += [header for header in self.headers if header[0] not in present]
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # A bug: Starlette's outermost middleware would answer 500 without these headers (no
+            # Cache-Control, no CSP). Answer it here, with them; the error still goes on to the log.
+            if not started:
+                await send_with_headers(INTERNAL_ERROR_START)
+                await send({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
+            raise

@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.unit.conftest import MakeClient
 from webapp.headers import CONTENT_SECURITY_POLICY
 from webapp.paths import PROJECT_ROOT
 
@@ -55,3 +57,18 @@ def test_static_pages_have_nothing_inline_either() -> None:
         text = page.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), page
         assert " style=" not in text and "<style" not in text, page
+
+
+def test_a_bug_still_answers_500_with_the_sites_headers(make_client: MakeClient) -> None:
+    client = make_client()
+    app: FastAPI = client.app  # type: ignore[assignment]
+
+    @app.get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as raw:
+        response = raw.get("/broken")
+    assert response.status_code == 500 and response.text == "Internal Server Error"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
