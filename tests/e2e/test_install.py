@@ -1,4 +1,5 @@
-"""install.py, run by Pythons too old for the site: one sentence in Korean and English, and nothing made."""
+"""install.py, run by Pythons too old for the site: one sentence in Korean and English, and nothing made.
+And what the site's own packages (requirements.txt, without the tests') must run: the pre-render command."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,25 @@ def test_a_python_too_old_gets_one_sentence_and_nothing_is_made(tmp_path: Path, 
     assert english.startswith(f"This is Python {version}; the site needs 3.11 or newer.")
     assert re.search(r"winget install Python\.Python\.3\.13", english)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["install.py"]  # no .venv, nothing half-made
+
+
+def test_the_pre_render_command_runs_on_the_sites_own_install(tmp_path: Path) -> None:
+    """/spectrum tells a learner with the site's packages alone (requirements.txt) to run it."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt"],
+        cwd=PROJECT_ROOT, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    static_dir = shutil.copytree(
+        PROJECT_ROOT / "static", tmp_path / "static", ignore=shutil.ignore_patterns("prerendered")
+    )
+    result = subprocess.run(
+        [str(python), "-m", "tools.prerender", "--static-dir", str(static_dir)],
+        cwd=PROJECT_ROOT, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'site.db'}", "PATH": os.environ["PATH"]},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "served at /static/prerendered/dynamic.html" in result.stdout
+    assert "동적 페이지" in (static_dir / "prerendered" / "dynamic.html").read_text()
