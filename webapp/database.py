@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -52,6 +53,8 @@ SQLITE_WRITE_THREADS = 1
 POSTGRESQL_WRITE_THREADS = 4
 MIN_SQLITE_VERSION = (3, 35, 0)
 SQLITE_FILE_REPLACED = "the SQLite file was deleted or replaced while the site was running: restart the server"
+CREATE_TABLES_ATTEMPTS = 4
+CREATE_TABLES_PAUSE_SECONDS = 0.02
 MAX_WAITING_CALLS = 1000  # per lane: beyond this, a call fails at once (each waits DEADLINE_SECONDS at most)
 
 
@@ -189,12 +192,17 @@ class Database:
         with self._tables_lock, self._errors():
             if self.kind == "sqlite":
                 _make_sqlite_folder(self.url)
-            try:
-                SQLModel.metadata.create_all(self.engine)
-            except SQLAlchemyError:
-                # Another process made them at the same moment (two workers starting on a new database):
-                # the second look finds them there.
-                SQLModel.metadata.create_all(self.engine)
+            # Another process may be making them at the same moment (two workers starting on a new
+            # database): its CREATE lands between our look and ours, and a later look finds them there.
+            # It can happen twice in a row (SQLite made us wait for its lock, then our look was stale).
+            for attempt in range(1, CREATE_TABLES_ATTEMPTS + 1):
+                try:
+                    SQLModel.metadata.create_all(self.engine)
+                    break
+                except SQLAlchemyError:
+                    if attempt == CREATE_TABLES_ATTEMPTS:
+                        raise
+                    time.sleep(CREATE_TABLES_PAUSE_SECONDS * attempt)
             if self._sqlite_file is not None:
                 with suppress(OSError):
                     status = self._sqlite_file.stat()
