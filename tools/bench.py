@@ -43,10 +43,13 @@ from tools.processes import (
     stop_process,
 )
 from tools.stack import Stack
+from webapp.i18n import DEFAULT_LANGUAGE
 from webapp.paths import BENCH_DIR, BENCH_RUNS_DIR, PROJECT_ROOT, STATIC_DIR
+from webapp.spectrum import PRERENDERED_FOLDER, PRERENDERED_PATH, prerendered_file
 
 STATIC_PAGE = "/static/index.html"
-PRERENDERED_PAGE = "/static/prerendered/dynamic.html"  # the stack pre-renders it as it starts
+# The page the stack pre-renders as it starts: /static/prerendered/dynamic.html.
+PRERENDERED_PAGE = f"/static/{PRERENDERED_FOLDER}/{prerendered_file(PRERENDERED_PATH, DEFAULT_LANGUAGE)}"
 PAIR_REPEATS = 3
 # Pairs whose difference is near the machine's run-to-run noise: measured
 # PAIR_REPEATS times, alternating, and each row keeps its median.

@@ -26,7 +26,6 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
@@ -34,17 +33,17 @@ from pathlib import Path
 from starlette.types import ASGIApp, Message, Scope
 
 from tools.processes import HOST
+from webapp.i18n import LANGUAGES
 from webapp.main import create_app
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
 from webapp.settings import Settings
-from webapp.spectrum import PRERENDERED_FOLDER
+from webapp.spectrum import PRERENDERED_FOLDER, PRERENDERED_PATH, prerendered_file
 
-DEFAULT_PATHS = ("/dynamic",)
+DEFAULT_PATHS = (PRERENDERED_PATH,)
 DEFAULT_OUT_FOLDER = PRERENDERED_FOLDER
 # Only plain site paths: no query, no dots (so no `..` and no dot-files), nothing that is not a file name.
 SITE_PATH = re.compile(r"^/[a-z0-9][a-z0-9/_-]*$")
 # Each language's folder inside <out>, as static/index.html and static/en/index.html.
-LANGUAGE_FOLDERS = {"ko": "", "en": "en"}
 MANIFEST_NAME = ".prerendered.json"  # a dot-file: the site never serves it
 STATIC_URL = "/static"  # where webapp.main mounts the static folder
 SERVER_PORT = 8000
@@ -100,8 +99,8 @@ def pages_for(paths: Sequence[str]) -> list[Page]:
                 f"{path!r} is not a path this command renders: write a site path such as /dynamic "
                 "(lower-case letters, digits, -, _ and /; no query, no dots)."
             )
-        for language, folder in LANGUAGE_FOLDERS.items():
-            page = Page(path, language, "/".join(filter(None, [folder, path[1:] + ".html"])))
+        for language in LANGUAGES:
+            page = Page(path, language, prerendered_file(path, language))
             other = pages.get(page.file)
             if other is not None:
                 raise BadArgument(f"{other.source} and {page.source} would both be written to {page.file}.")
@@ -292,9 +291,7 @@ def prerender(paths: Sequence[str], *, static_dir: Path, out: Path, database_url
     files = [name for page in pages for name in (page.file, page.file + ".gz")]
     check_targets(out, files, manifest)
     settings = replace(Settings.from_env(), static_dir=static_dir.resolve())
-    # In a thread of its own: a caller may be running an event loop in this one (Playwright's sync API does).
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        rendered = thread.submit(asyncio.run, render_pages(pages, settings)).result()
+    rendered = asyncio.run(render_pages(pages, settings))
     check_targets(out, files, manifest)  # rendering takes a moment: check again just before writing
 
     written: list[Written] = []
@@ -337,7 +334,7 @@ def report(written: Sequence[Written], static_dir: Path) -> list[str]:
         else:
             lines.append(f"{where}  sha256 {file.sha256[:12]}…  from {file.source}")
     pages = [file for file in written if not file.source.startswith(GZIP_SOURCE)]
-    per_path = len(LANGUAGE_FOLDERS)  # each path's pages come together, one per language
+    per_path = len(LANGUAGES)  # each path's pages come together, one per language
     for first in range(0, len(pages), per_path):
         urls = [url_of(page.path, static_dir) for page in pages[first : first + per_path]]
         lines.append(f"served at {' and '.join(urls)}")

@@ -234,7 +234,7 @@ class Stack:
         stays out of this one, which only supervises (and, in the benchmark, measures).
         """
         command = [sys.executable, "-m", "tools.prerender"]
-        # The workers' database, where they count views; the command's own output, as it comes.
+        # With the workers' environment: the pages count their views in the workers' database.
         done = subprocess.run(
             command, cwd=PROJECT_ROOT, env=child_environment(self.worker_env), capture_output=True, text=True,
             timeout=PRERENDER_SECONDS,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from pathlib import Path
 
 DIGITS = 10
@@ -32,8 +31,9 @@ class Fingerprints:
 
     def __init__(self, static_dir: Path) -> None:
         self._static_dir = static_dir
-        self._known: dict[str, tuple[int, int, str]] = {}  # path: (mtime_ns, size, fingerprinted name)
-        self._lock = threading.Lock()
+        # path: (mtime_ns, size, fingerprinted name). Threads may race to fill in the same entry: both compute
+        # the same name, and one dict assignment replaces the other whole.
+        self._known: dict[str, tuple[int, int, str]] = {}
 
     def name_for(self, path: str) -> str:
         """Given a file's path under static/ (`stamp.svg`), return its fingerprinted path (`stamp.1a2b3c4d5e.svg`)."""
@@ -47,6 +47,5 @@ class Fingerprints:
             return known[2]
         digest = hashlib.sha256(file.read_bytes()).hexdigest()[:DIGITS]
         name = f"{stem}.{digest}.{suffix}"
-        with self._lock:
-            self._known[path] = (stat.st_mtime_ns, stat.st_size, name)
+        self._known[path] = (stat.st_mtime_ns, stat.st_size, name)
         return name

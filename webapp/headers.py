@@ -33,7 +33,10 @@ INTERNAL_ERROR_BODY = b"Internal Server Error"
 INTERNAL_ERROR_START: Message = {
     "type": "http.response.start",
     "status": 500,
-    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")],
+    "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(INTERNAL_ERROR_BODY)).encode()),
+    ],
 }
 
 

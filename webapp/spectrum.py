@@ -15,9 +15,9 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from webapp.caching import SHARED_PAGE, SHARED_SECONDS
+from webapp.caching import FINGERPRINTED, SHARED_PAGE, SHARED_SECONDS
 from webapp.deps import CountedView, ProcessDep, SettingsDep
-from webapp.i18n import choose_language
+from webapp.i18n import DEFAULT_LANGUAGE, choose_language
 from webapp.pages import MAX_NAME_LENGTH, came_through_nginx
 from webapp.process import now
 from webapp.templating import render
@@ -27,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 
 SHARED_TEMPLATE = "shared.html"
 PRERENDERED_FOLDER = "prerendered"  # under static/: where `python -m tools.prerender` writes
-PRERENDERED_PAGE = "dynamic.html"
+PRERENDERED_PATH = "/dynamic"  # the page it renders unless told otherwise
 FINGERPRINT_DEMO = "stamp.svg"
 
 
@@ -49,6 +49,13 @@ class Prerendered:
 
     path: str  # under static/: "prerendered/dynamic.html"
     built: datetime | None  # None: not built yet
+
+
+def prerendered_file(path: str, language: str) -> str:
+    """Given a site path and a language, return where its pre-rendered page goes inside PRERENDERED_FOLDER:
+    `dynamic.html` in Korean, `en/dynamic.html` in English, as static/index.html and static/en/index.html."""
+    name = f"{path.lstrip('/')}.html"
+    return name if language == DEFAULT_LANGUAGE else f"{language}/{name}"
 
 
 @router.get("/dynamic/shared", response_class=HTMLResponse)
@@ -79,12 +86,7 @@ async def shared_page(
 
 @router.get("/spectrum", response_class=HTMLResponse)
 async def spectrum_page(request: Request, views: CountedView, settings: SettingsDep) -> Response:
-    language = choose_language(request).code
-    page = (
-        f"{PRERENDERED_FOLDER}/{PRERENDERED_PAGE}"
-        if language == "ko"
-        else f"{PRERENDERED_FOLDER}/en/{PRERENDERED_PAGE}"
-    )
+    page = f"{PRERENDERED_FOLDER}/{prerendered_file(PRERENDERED_PATH, choose_language(request).code)}"
     try:
         built: datetime | None = datetime.fromtimestamp((settings.static_dir / page).stat().st_mtime).astimezone()
     except OSError:
@@ -93,6 +95,8 @@ async def spectrum_page(request: Request, views: CountedView, settings: Settings
         "through_nginx": came_through_nginx(request, settings.proxy_secret),
         "prerendered": Prerendered(page, built),
         "fingerprint_demo": FINGERPRINT_DEMO,
+        # What this page's own files are sent with, for its table of how each came.
+        "policies": {"immutable": FINGERPRINTED, "static": settings.static_cache_control},
         "shared_seconds": SHARED_SECONDS,
         "views": views,
         "unavailable": views.unavailable,
