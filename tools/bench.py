@@ -46,6 +46,8 @@ from tools.stack import Stack
 from webapp.i18n import DEFAULT_LANGUAGE
 from webapp.paths import BENCH_DIR, BENCH_RUNS_DIR, PROJECT_ROOT, STATIC_DIR
 from webapp.spectrum import PRERENDERED_FOLDER, PRERENDERED_PATH, prerendered_file
+from webapp.terminal import pad
+from webapp.terminal import text as _
 
 STATIC_PAGE = "/static/index.html"
 # The page the stack pre-renders as it starts: /static/prerendered/dynamic.html.
@@ -377,12 +379,12 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
             if cpu_before is not None and cpu_after is not None and figures["requests"]:
                 figures["cpu_us_per_request"] = round((cpu_after - cpu_before) / figures["requests"] * 1e6, 1)
             commands.append(" ".join(command))
-            print(f"  {case.label:<52} {figures['requests_per_second']:>10,.0f} req/s", flush=True)
+            print(f"  {pad(_(case.label), 52)} {figures['requests_per_second']:>10,.0f} req/s", flush=True)
             return {"url": url, **figures}
 
         runs = {case.name: [load(case)] for case in CASES}
         by_case = {case.name: case for case in CASES}
-        for _ in range(PAIR_REPEATS - 1):
+        for _repeat in range(PAIR_REPEATS - 1):
             for pair in CLOSE_PAIRS:
                 for name in pair:
                     runs[name].append(load(by_case[name]))
@@ -395,7 +397,7 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
     for row in rows:
         baseline = by_name[row["baseline"]]["requests_per_second"]
         row["ratio"] = round(row["requests_per_second"] / baseline, 3) if baseline else None
-    print("  in-process: the site's middleware, the pages, the page-view write ...", flush=True)
+    print("  " + _("in-process: the site's middleware, the pages, the page-view write ..."), flush=True)
     overhead_us = inprocess.measure_middleware()
     in_process = inprocess.measure_pages(run_dir)
     writes = inprocess.measure_view_writes(run_dir)
@@ -437,41 +439,67 @@ def _ratio(target: Target, figures: dict[str, float], overhead_us: float) -> dic
     return {"ratio": ratio, "met": ratio is not None and target.met(ratio)}
 
 
+def claim_text(target: dict[str, Any]) -> str:
+    claim: str = target["claim"]
+    return _(claim)
+
+
 def format_table(results: dict[str, Any]) -> str:
-    lines = [
-        f"{'case':<52} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'CPU µs':>7}  ratio to baseline",
-        "-" * 118,
+    labels = {name: _(label) for name, label in ((row["name"], row["label"]) for row in results["rows"])}
+    header = [
+        pad(_("case"), 52),
+        pad(_("req/s"), 10, right=True),
+        pad("p50 ms", 8, right=True),
+        pad("p99 ms", 8, right=True),
+        pad(_("errors"), 6, right=True),
+        pad("CPU µs", 7, right=True),
+        " " + _("ratio to baseline"),
     ]
+    lines = [" ".join(header), "-" * 118]
     for row in results["rows"]:
-        ratio = "baseline" if row["name"] == row["baseline"] else f"{row['ratio']:.3f} x {row['baseline']}"
+        if row["name"] == row["baseline"]:
+            ratio = _("baseline")
+        else:
+            ratio = _("%(ratio)s × %(baseline)s") % {  # noqa: RUF001 (the page's own sign, from its catalogue)
+                "ratio": f"{row['ratio']:.3f}",
+                "baseline": labels[row["baseline"]],
+            }
         cpu = f"{row['cpu_us_per_request']:>7.0f}" if "cpu_us_per_request" in row else f"{'':>7}"
         lines.append(
-            f"{row['label']:<52} {row['requests_per_second']:>10,.0f} {row['latency_p50_ms']:>8.2f} "
+            f"{pad(labels[row['name']], 52)} {row['requests_per_second']:>10,.0f} {row['latency_p50_ms']:>8.2f} "
             f"{row['latency_p99_ms']:>8.2f} {row['errors']:>6} {cpu}  {ratio}"
         )
-    paired = ", ".join(" and ".join(pair) for pair in CLOSE_PAIRS)
-    lines.append(f"({paired}: median of {PAIR_REPEATS} alternating runs each; CPU µs: the server's, per request)")
-    lines += ["", "In-process, µs per request (no sockets; tools/inprocess.py):"]
-    lines.append(f"  site middleware {results['middleware_overhead_us']:.1f}")
+    paired = ", ".join(" / ".join(labels[name] for name in pair) for pair in CLOSE_PAIRS)
+    lines.append(
+        _("(%(pairs)s: median of %(repeats)s alternating runs each; CPU µs: the server's, per request)")
+        % {"pairs": paired, "repeats": PAIR_REPEATS}
+    )
+    lines += ["", _("In-process, µs per request (no sockets; tools/inprocess.py):")]
+    lines.append("  " + _("site middleware %(us)s") % {"us": f"{results['middleware_overhead_us']:.1f}"})
     pages = results["in_process_us"]
     for name in ("bare_fastapi_ping", "site_ping", "template_page", "dynamic"):
         lines.append(f"  {name:<18} {pages[name]:>8.1f}")
     split = pages["dynamic_split"]
     lines.append(
-        f"  /dynamic's split: database {split['database']:.0f}, template {split['template']:.0f}, "
-        f"framework and the rest {split['framework']:.0f}"
+        "  "
+        + _("/dynamic's split: database %(database)s, template %(template)s, framework and the rest %(framework)s")
+        % {key: f"{split[key]:.0f}" for key in ("database", "template", "framework")}
     )
     writes = results["writes_us"]
     lines.append(
-        f"  page-view write {writes['site_count_view_us']:.1f}; "
-        f"the same upsert through sqlite3 {writes['raw_sqlite_upsert_us']:.1f}"
+        "  "
+        + _("page-view write %(site)s; the same upsert through sqlite3 %(raw)s")
+        % {"site": f"{writes['site_count_view_us']:.1f}", "raw": f"{writes['raw_sqlite_upsert_us']:.1f}"}
     )
-    lines += ["", "The claims, as ratios from this run:"]
+    lines += ["", _("The claims, as ratios from this run:")]
     for target in results["targets"]:
-        verdict = "met" if target["met"] else "NOT met"
+        verdict = _("met") if target["met"] else _("NOT met")
         bound = f">= {target['at_least']:g}" if target["at_least"] is not None else f"<= {target['at_most']:g}"
         ratio = "n/a" if target["ratio"] is None else f"{target['ratio']:.2f}"
-        lines.append(f"  {target['claim']:<78} {ratio:>6}  (target {bound}: {verdict})")
+        lines.append(
+            f"  {pad(claim_text(target), 78)} {ratio:>6}  "
+            + _("(target %(bound)s: %(verdict)s)") % {"bound": bound, "verdict": verdict}
+        )
     return "\n".join(lines)
 
 
@@ -501,7 +529,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick and args.output == BENCH_DIR:
-        parser.error("a --quick run is too rough to publish as the reference run")
+        parser.error(_("a --quick run is too rough to publish as the reference run"))
     if args.quick:
         args.duration, args.warmup = 1.0, 0.0
     return args
@@ -511,19 +539,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if refused_on_windows("python -m tools.bench"):
         return 1
-    print(f"Measuring {len(CASES)} cases, {args.duration:g} s each, on {HOST} ...", flush=True)
+    print(
+        _("Measuring %(count)s cases, %(seconds)s s each, on %(host)s ...")
+        % {"count": len(CASES), "seconds": f"{args.duration:g}", "host": HOST},
+        flush=True,
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="webapp-bench-") as run_dir:
             results = measure(
                 seconds=args.duration, warmup=args.warmup, workers=args.workers, run_dir=Path(run_dir), quick=args.quick
             )
     except ProgramError as error:
-        print(f"Cannot run the benchmark: {error}", file=sys.stderr)
+        print(_("Cannot run the benchmark: %(error)s") % {"error": error}, file=sys.stderr)
         return 1
     print()
     print(format_table(results))
     json_path = write_results(results, args.output)
-    print(f"\nWrote {json_path}; the site shows it at /bench.")
+    print("\n" + _("Wrote %(path)s; the site shows it at /bench.") % {"path": json_path})
     return 0
 
 

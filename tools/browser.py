@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 from playwright.sync_api import Browser, sync_playwright
 
+from webapp.i18n import N_
+
 # As root in a sandbox, with no network: no sandboxing, no GPU, and none of
 # Chromium's own background connections (they would fail and be reported).
 CHROMIUM_ARGS = [
@@ -22,7 +24,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-CHROMIUM_MISSING = "Chromium is not installed (on Debian: apt-get install chromium fonts-noto-cjk)"
+CHROMIUM_MISSING = N_("Chromium is not installed (on Debian: apt-get install chromium fonts-noto-cjk)")
 
 
 def chromium_path() -> str:

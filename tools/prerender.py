@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Scope
 
@@ -36,8 +37,11 @@ from tools.processes import HOST
 from webapp.i18n import LANGUAGES
 from webapp.main import create_app
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
+from webapp.process import now
 from webapp.settings import Settings
-from webapp.spectrum import PRERENDERED_FOLDER, PRERENDERED_PATH, prerendered_file
+from webapp.spectrum import PRERENDERED_FOLDER, PRERENDERED_PATH, PRERENDERING_STATE, Prerendering, prerendered_file
+from webapp.terminal import pad
+from webapp.terminal import text as _
 
 DEFAULT_PATHS = (PRERENDERED_PATH,)
 DEFAULT_OUT_FOLDER = PRERENDERED_FOLDER
@@ -47,7 +51,7 @@ SITE_PATH = re.compile(r"^/[a-z0-9][a-z0-9/_-]*$")
 MANIFEST_NAME = ".prerendered.json"  # a dot-file: the site never serves it
 STATIC_URL = "/static"  # where webapp.main mounts the static folder
 SERVER_PORT = 8000
-USER_AGENT = "python -m tools.prerender"
+USER_AGENT = "python -m tools.prerender"  # also the command the page says made it
 GZIP_LEVEL = 9
 GZIP_SOURCE = f"gzip -{GZIP_LEVEL} of "
 FILE_MODE = 0o644  # nginx's workers may run as another user: they must be able to read the files
@@ -96,14 +100,20 @@ def pages_for(paths: Sequence[str]) -> list[Page]:
     for path in dict.fromkeys(paths):
         if not SITE_PATH.fullmatch(path) or "//" in path or path.endswith("/"):
             raise BadArgument(
-                f"{path!r} is not a path this command renders: write a site path such as /dynamic "
-                "(lower-case letters, digits, -, _ and /; no query, no dots)."
+                _(
+                    "%(path)s is not a path this command renders: write a site path such as /dynamic "
+                    "(lower-case letters, digits, -, _ and /; no query, no dots)."
+                )
+                % {"path": repr(path)}
             )
         for language in LANGUAGES:
             page = Page(path, language, prerendered_file(path, language))
             other = pages.get(page.file)
             if other is not None:
-                raise BadArgument(f"{other.source} and {page.source} would both be written to {page.file}.")
+                raise BadArgument(
+                    _("%(first)s and %(second)s would both be written to %(file)s.")
+                    % {"first": other.source, "second": page.source, "file": page.file}
+                )
             pages[page.file] = page
     return list(pages.values())
 
@@ -113,23 +123,32 @@ def checked_out(static_dir: Path, out: Path) -> Path:
     refuse one that is not strictly inside the static folder or that lies in a dot-folder."""
     static_real = static_dir.resolve()
     if not static_real.is_dir():
-        raise BadArgument(f"The static folder {shown(static_dir)} does not exist.")
+        raise BadArgument(_("The static folder %(folder)s does not exist.") % {"folder": shown(static_dir)})
     out_real = out.resolve()
     if out_real == static_real:
         raise BadArgument(
-            f"--out {out} is the static folder itself: choose a folder inside it, "
-            f"{shown(static_dir / DEFAULT_OUT_FOLDER)} say, so that rendered pages never mix with hand-written files."
+            _(
+                "--out %(out)s is the static folder itself: choose a folder inside it, "
+                "%(example)s say, so that rendered pages never mix with hand-written files."
+            )
+            % {"out": out, "example": shown(static_dir / DEFAULT_OUT_FOLDER)}
         )
     if not out_real.is_relative_to(static_real):
-        leads = "" if out_real == out.absolute() else f" (it leads to {out_real})"
+        leads = "" if out_real == out.absolute() else " " + _("(it leads to %(target)s)") % {"target": out_real}
         raise BadArgument(
-            f"--out {out} is outside the static folder {shown(static_dir)}{leads}: "
-            "only files inside it are served, and this command writes nowhere else."
+            _(
+                "--out %(out)s is outside the static folder %(folder)s%(leads)s: "
+                "only files inside it are served, and this command writes nowhere else."
+            )
+            % {"out": out, "folder": shown(static_dir), "leads": leads}
         )
     if any(part.startswith(".") for part in out_real.relative_to(static_real).parts):
-        raise BadArgument(f"--out {out} is in a dot-folder ({shown(out_real)}): the site never serves dot-files.")
+        raise BadArgument(
+            _("--out %(out)s is in a dot-folder (%(folder)s): the site never serves dot-files.")
+            % {"out": out, "folder": shown(out_real)}
+        )
     if out_real.exists() and not out_real.is_dir():
-        raise BadArgument(f"--out {out} is a file, not a folder.")
+        raise BadArgument(_("--out %(out)s is a file, not a folder.") % {"out": out})
     return out_real
 
 
@@ -139,13 +158,18 @@ def read_manifest(out: Path) -> dict[str, str]:
     if not os.path.lexists(manifest):
         return {}
     if manifest.is_symlink() or not manifest.is_file():
-        raise PrerenderRefused(f"{shown(manifest)} is not a regular file; move it away.")
+        raise PrerenderRefused(_("%(file)s is not a regular file; move it away.") % {"file": shown(manifest)})
     try:
         entries = json.loads(manifest.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PrerenderRefused(f"{shown(manifest)} is not a list this command wrote ({error}); move it away.") from None
+        raise PrerenderRefused(
+            _("%(file)s is not a list this command wrote (%(error)s); move it away.")
+            % {"file": shown(manifest), "error": error}
+        ) from None
     if not isinstance(entries, dict) or not all(isinstance(value, str) for value in entries.values()):
-        raise PrerenderRefused(f"{shown(manifest)} is not a list this command wrote; move it away.")
+        raise PrerenderRefused(
+            _("%(file)s is not a list this command wrote; move it away.") % {"file": shown(manifest)}
+        )
     return entries
 
 
@@ -159,17 +183,21 @@ def problem_with(out: Path, file: str, manifest: dict[str, str]) -> str | None:
     for folder in [*reversed(target.relative_to(out).parents)][1:]:
         where = out / folder
         if os.path.lexists(where) and (where.is_symlink() or not where.is_dir()):
-            kind = "a symbolic link" if where.is_symlink() else "not a folder"
-            return f"{shown(where)} is {kind}, so {target.name} cannot be written inside it."
+            if where.is_symlink():
+                said = _("%(folder)s is a symbolic link, so %(name)s cannot be written inside it.")
+            else:
+                said = _("%(folder)s is not a folder, so %(name)s cannot be written inside it.")
+            return said % {"folder": shown(where), "name": target.name}
     if not os.path.lexists(target):
         return None
     if target.is_symlink() or not target.is_file():
-        kind = "a symbolic link" if target.is_symlink() else "not a regular file"
-        return f"{shown(target)} is {kind}."
+        if target.is_symlink():
+            return _("%(file)s is a symbolic link.") % {"file": shown(target)}
+        return _("%(file)s is not a regular file.") % {"file": shown(target)}
     if file not in manifest:
-        return f"{shown(target)} exists and was not written by this command."
+        return _("%(file)s exists and was not written by this command.") % {"file": shown(target)}
     if sha256_of(target.read_bytes()) != manifest[file]:
-        return f"{shown(target)} was edited since this command wrote it."
+        return _("%(file)s was edited since this command wrote it.") % {"file": shown(target)}
     return None
 
 
@@ -178,7 +206,7 @@ def check_targets(out: Path, files: Sequence[str], manifest: dict[str, str]) -> 
     problems = [problem for file in files if (problem := problem_with(out, file, manifest))]
     if problems:
         raise PrerenderRefused(
-            "\n".join([*problems, "Nothing was written: move those files away, or choose another --out."])
+            "\n".join([*problems, _("Nothing was written: move those files away, or choose another --out.")])
         )
 
 
@@ -189,13 +217,14 @@ class Answer:
     body: bytes
 
 
-async def get(app: ASGIApp, path: str, query: str) -> Answer:
+async def get(app: ASGIApp, path: str, query: str, *, state: dict[str, Any] | None = None) -> Answer:
     """Given an app, a path and a query string, return what the app answers to a GET of them,
-    called as uvicorn calls it: one ASGI call, with the request's scope, `receive` and `send`."""
+    called as uvicorn calls it: one ASGI call, with the request's scope, `receive` and `send`.
+    `state` starts the request's state (`request.state`), which uvicorn starts empty."""
     scope: Scope = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
         "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-        "query_string": query.encode(), "root_path": "", "state": {},
+        "query_string": query.encode(), "root_path": "", "state": dict(state or {}),
         "headers": [(b"host", f"{HOST}:{SERVER_PORT}".encode()), (b"user-agent", USER_AGENT.encode())],
         "server": (HOST, SERVER_PORT), "client": (HOST, 0),
     }  # fmt: skip
@@ -225,25 +254,36 @@ async def get(app: ASGIApp, path: str, query: str) -> Answer:
     return Answer(start.get("status", 0), headers.get("content-type", ""), bytes(body))
 
 
-async def render_pages(pages: Sequence[Page], settings: Settings) -> dict[Page, bytes]:
-    """Given pages and the site's settings, return each page's HTML as the real app renders it, start-up included."""
+async def render_pages(pages: Sequence[Page], settings: Settings, *, out_url: str) -> dict[Page, bytes]:
+    """Given pages, the site's settings and the URL path of the output folder, return each page's HTML as the
+    real app renders it, start-up included, told that it is being made into a file (webapp.spectrum.Prerendering):
+    a page may then say so, and link its other languages' files by root-relative paths, naming no host."""
     app = create_app(settings)
     rendered: dict[Page, bytes] = {}
+    files = {(page.path, page.language): f"{out_url}/{page.file}" for page in pages}
     async with app.router.lifespan_context(app):
         for page in pages:
+            language_paths = {language: files[page.path, language] for language in LANGUAGES}
+            prerendering = Prerendering(at=now(), command=USER_AGENT, language_paths=language_paths)
             try:
-                answer = await get(app, page.path, f"lang={page.language}")
+                answer = await get(app, page.path, f"lang={page.language}", state={PRERENDERING_STATE: prerendering})
             except Exception as error:
-                raise PrerenderRefused(f"{page.source} failed: {error!r}. Nothing was written.") from error
+                raise PrerenderRefused(
+                    _("%(page)s failed: %(error)s. Nothing was written.") % {"page": page.source, "error": repr(error)}
+                ) from error
             if answer.status != 200:
                 raise PrerenderRefused(
-                    f"{page.source} answered {status_line(answer.status)}, not 200 OK: "
-                    "only a page that renders can be prerendered. Nothing was written."
+                    _(
+                        "%(page)s answered %(status)s, not 200 OK: "
+                        "only a page that renders can be prerendered. Nothing was written."
+                    )
+                    % {"page": page.source, "status": status_line(answer.status)}
                 )
             if not answer.content_type.startswith("text/html"):
+                content_type = answer.content_type or _("no content type")
+                refusal = _("%(page)s answered %(type)s, not text/html: only HTML pages are prerendered.")
                 raise PrerenderRefused(
-                    f"{page.source} answered {answer.content_type or 'no content type'}, not text/html: "
-                    "only HTML pages are prerendered. Nothing was written."
+                    refusal % {"page": page.source, "type": content_type} + " " + _("Nothing was written.")
                 )
             rendered[page] = answer.body
     return rendered
@@ -263,7 +303,10 @@ def write_atomically(path: Path, data: bytes, *, within: Path, mtime_ns: int | N
     Refuse if the folder it goes in no longer lies inside `within` (a link put there since the checks)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if os.path.realpath(within) != str(within) or not Path(os.path.realpath(path.parent)).is_relative_to(within):
-        raise PrerenderRefused(f"{shown(path.parent)} no longer lies inside {shown(within)}: nothing more was written.")
+        raise PrerenderRefused(
+            _("%(folder)s no longer lies inside %(within)s: nothing more was written.")
+            % {"folder": shown(path.parent), "within": shown(within)}
+        )
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as file:
         temporary = Path(file.name)
     try:
@@ -291,7 +334,7 @@ def prerender(paths: Sequence[str], *, static_dir: Path, out: Path, database_url
     files = [name for page in pages for name in (page.file, page.file + ".gz")]
     check_targets(out, files, manifest)
     settings = replace(Settings.from_env(), static_dir=static_dir.resolve())
-    rendered = asyncio.run(render_pages(pages, settings))
+    rendered = asyncio.run(render_pages(pages, settings, out_url=url_of(out, static_dir)))
     check_targets(out, files, manifest)  # rendering takes a moment: check again just before writing
 
     written: list[Written] = []
@@ -328,16 +371,19 @@ def report(written: Sequence[Written], static_dir: Path) -> list[str]:
     width = max((len(shown(file.path)) for file in written), default=0)
     lines = []
     for file in written:
-        where = f"wrote {shown(file.path):<{width}}  {file.size:>9,} bytes"
+        where = _("wrote %(path)s  %(size)s bytes") % {
+            "path": pad(shown(file.path), width),
+            "size": f"{file.size:>9,}",
+        }
         if file.source.startswith(GZIP_SOURCE):
-            lines.append(f"{where}  (gzip -{GZIP_LEVEL} of the line above)")
+            lines.append(f"{where}  " + _("(gzip -%(level)s of the line above)") % {"level": GZIP_LEVEL})
         else:
-            lines.append(f"{where}  sha256 {file.sha256[:12]}…  from {file.source}")
+            lines.append(f"{where}  sha256 {file.sha256[:12]}…  " + _("from %(source)s") % {"source": file.source})
     pages = [file for file in written if not file.source.startswith(GZIP_SOURCE)]
     per_path = len(LANGUAGES)  # each path's pages come together, one per language
     for first in range(0, len(pages), per_path):
         urls = [url_of(page.path, static_dir) for page in pages[first : first + per_path]]
-        lines.append(f"served at {' and '.join(urls)}")
+        lines.append(_("served at %(urls)s") % {"urls": _(" and ").join(urls)})
     return lines
 
 
@@ -369,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         written = prerender(args.paths, static_dir=static_dir, out=out)
     except PrerenderRefused as error:
-        print(f"python -m tools.prerender: {error}", file=sys.stderr)
+        print(_("python -m tools.prerender: %(error)s") % {"error": error}, file=sys.stderr)
         return error.exit_code
     print("\n".join(report(written, static_dir)))
     return 0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from webapp.paths import PROJECT_ROOT
+from webapp.terminal import text as _
 
 HOST = "127.0.0.1"
 SITE_APP = "webapp.main:app"
@@ -36,10 +37,10 @@ class ProgramError(Exception):
 
 def install_hint(program: str) -> str:
     """Given a program from Debian's and Homebrew's packages, say how to install it."""
-    return (
-        f"{program} is not installed. Install it with: sudo apt-get install {program} "
-        f"(Debian, Ubuntu, WSL) or brew install {program} (macOS)"
-    )
+    return _(
+        "%(program)s is not installed. Install it with sudo apt-get install %(program)s on Debian, Ubuntu or WSL, "
+        "or with brew install %(program)s on macOS."
+    ) % {"program": program}
 
 
 def refused_on_windows(command: str) -> bool:
@@ -47,8 +48,11 @@ def refused_on_windows(command: str) -> bool:
     if os.name != "nt":
         return False
     print(
-        f"{command} needs Linux, macOS or WSL (Windows Subsystem for Linux): it runs nginx and stops "
-        "processes with signals, which Windows does not have. The site itself runs on Windows.",
+        _(
+            "%(command)s needs Linux, macOS or WSL (Windows Subsystem for Linux): it runs nginx and stops "
+            "processes with signals, which Windows does not have. The site itself runs on Windows."
+        )
+        % {"command": command},
         file=sys.stderr,
     )
     return True
@@ -76,8 +80,11 @@ def require_free(port: int, option: str) -> None:
             sock.bind((HOST, port))
         except OSError:
             raise ProgramError(
-                f"port {port} on {HOST} is in use by another program: stop it, or choose another port "
-                f"with {option} {port + 1}"
+                _(
+                    "port %(port)s on %(host)s is in use by another program: stop it, or choose another port "
+                    "with %(option)s %(next_port)s"
+                )
+                % {"port": port, "host": HOST, "option": option, "next_port": port + 1}
             ) from None
 
 
@@ -140,8 +147,8 @@ def stop_process(
 
 def describe_exit(returncode: int) -> str:
     if returncode < 0:
-        return f"killed by {signal.Signals(-returncode).name}"
-    return f"exited with status {returncode}"
+        return _("killed by %(signal)s") % {"signal": signal.Signals(-returncode).name}
+    return _("exited with status %(status)s") % {"status": returncode}
 
 
 def wait_until_listening(
@@ -150,13 +157,18 @@ def wait_until_listening(
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ProgramError(f"{what} {describe_exit(process.returncode)} while starting")
+            raise ProgramError(
+                _("%(program)s %(exit)s while starting") % {"program": what, "exit": describe_exit(process.returncode)}
+            )
         try:
             with socket.create_connection((HOST, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise ProgramError(f"{what} did not start listening on {HOST}:{port} within {seconds:.0f} s")
+    raise ProgramError(
+        _("%(program)s did not start listening on %(address)s within %(seconds)s s")
+        % {"program": what, "address": f"{HOST}:{port}", "seconds": f"{seconds:.0f}"}
+    )
 
 
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -211,7 +223,7 @@ def run_uvicorn(
         try:
             wait_until_listening(port, process, f"uvicorn ({app})")
         except ProgramError as error:
-            raise ProgramError(f"{error}; its output:\n{server.output()}") from None
+            raise ProgramError(_("%(error)s; its output:") % {"error": error} + "\n" + server.output()) from None
         yield server
     finally:
         stop_process(process)

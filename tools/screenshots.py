@@ -23,6 +23,7 @@ from tools.browser import CHROMIUM_MISSING, launch_chromium
 from tools.processes import HOST, find_program, free_port, refused_on_windows, run_uvicorn
 from tools.stack import Stack
 from webapp.paths import GENERATED_DIR, PROJECT_ROOT
+from webapp.terminal import text as _
 
 DEFAULT_OUTPUT = GENERATED_DIR / "screenshots"
 DEVICES: dict[str, ViewportSize] = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 375, "height": 740}}
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if refused_on_windows("python -m tools.screenshots"):
         return 1
     if shutil.which("chromium") is None:
-        print(f"Cannot take screenshots: {CHROMIUM_MISSING}", file=sys.stderr)
+        print(_("Cannot take screenshots: %(reason)s") % {"reason": _(CHROMIUM_MISSING)}, file=sys.stderr)
         return 1
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="screenshots-") as workdir:

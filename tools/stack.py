@@ -46,6 +46,8 @@ from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
 from webapp.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_STATIC_CACHE_CONTROL
 from webapp.spectrum import PRERENDERED_FOLDER
+from webapp.terminal import aligned
+from webapp.terminal import text as _
 
 DEFAULT_RUN_DIR = PROJECT_ROOT / ".run" / "stack"
 SUPERVISE_INTERVAL = 0.2
@@ -240,7 +242,7 @@ class Stack:
             timeout=PRERENDER_SECONDS,
         )  # fmt: skip
         if done.returncode:
-            print(f"Not pre-rendered: {done.stderr.strip()}", flush=True)
+            print(_("Not pre-rendered: %(reason)s") % {"reason": done.stderr.strip()}, flush=True)
             return
         print(done.stdout, end="", flush=True)
 
@@ -258,34 +260,45 @@ class Stack:
         temporary.replace(self.state_file)
 
     def announce(self) -> None:
-        print(f"nginx (web server)             http://{HOST}:{self.http_port}/  https://{HOST}:{self.https_port}/")
-        print(f"  static files from           {self._static_dir}")
-        print(f"  answers to the host names   {', '.join(self.server_names)}")
-        for worker in self._workers:
-            print(f"uvicorn worker {worker.number} (WAS)        http://{HOST}:{worker.port}/  pid {worker.pid}")
-        print(f"TLS certificate (self-signed) {self.run_dir / 'tls' / 'localhost.crt'}")
-        print(f"nginx logs                    {self.run_dir / 'nginx'}")
-        print("Press Ctrl-C to stop.", flush=True)
+        rows = [
+            (_("nginx (web server)"), f"http://{HOST}:{self.http_port}/  https://{HOST}:{self.https_port}/"),
+            ("  " + _("static files from"), str(self._static_dir)),
+            ("  " + _("answers to the host names"), ", ".join(self.server_names)),
+            *(
+                (_("uvicorn worker %(number)s (WAS)") % {"number": worker.number},
+                 f"http://{HOST}:{worker.port}/  pid {worker.pid}")
+                for worker in self._workers
+            ),
+            (_("TLS certificate (self-signed)"), str(self.run_dir / "tls" / "localhost.crt")),
+            (_("nginx logs"), str(self.run_dir / "nginx")),
+        ]  # fmt: skip
+        print(aligned(rows))
+        print(_("Press Ctrl-C to stop."), flush=True)
 
     def supervise(self) -> None:
         """Until asked to stop: restart workers that die; stop if nginx dies."""
         while not self._stopping.wait(SUPERVISE_INTERVAL):
             assert self._nginx is not None
             if self._nginx.poll() is not None:
-                print(f"nginx {describe_exit(self._nginx.returncode)}; stopping the stack.", flush=True)
+                print(
+                    _("nginx %(exit)s; stopping the stack.") % {"exit": describe_exit(self._nginx.returncode)},
+                    flush=True,
+                )
                 return
             for worker in self._workers:
                 assert worker.process is not None
                 if worker.process.poll() is None or worker.reported_dead:
                     continue
                 exit_status = describe_exit(worker.process.returncode)
-                message = f"worker {worker.number} (pid {worker.pid}, port {worker.port}) {exit_status}"
+                message = _("worker %(number)s (pid %(pid)s, port %(port)s) %(exit)s") % {
+                    "number": worker.number, "pid": worker.pid, "port": worker.port, "exit": exit_status
+                }  # fmt: skip
                 if not self.restart:
-                    print(f"{message}; not restarting (--no-restart).", flush=True)
+                    print(_("%(message)s; not restarting (--no-restart).") % {"message": message}, flush=True)
                     worker.reported_dead = True
                     continue
                 worker.start()
-                print(f"{message}; restarted as pid {worker.pid}.", flush=True)
+                print(_("%(message)s; restarted as pid %(pid)s.") % {"message": message, "pid": worker.pid}, flush=True)
                 self.write_state()
 
     def request_stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -333,7 +346,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.workers < 1:
-        parser.error("--workers must be at least 1")
+        parser.error(_("--workers must be at least 1"))
     return args
 
 
@@ -374,11 +387,11 @@ def main(argv: list[str] | None = None) -> int:
         stack.announce()
         stack.supervise()
     except ProgramError as error:
-        print(f"Cannot start the stack: {error}", file=sys.stderr)
+        print(_("Cannot start the stack: %(error)s") % {"error": error}, file=sys.stderr)
         return 1
     finally:
         stack.stop()
-    print("Stopped nginx and the workers.", flush=True)
+    print(_("Stopped nginx and the workers."), flush=True)
     return 0
 
 

@@ -46,6 +46,11 @@ KOREAN_DATETIME_PATTERNS = {
 logger = logging.getLogger(__name__)
 
 
+def N_(message: str) -> str:
+    """Mark a message for the catalogues (Babel extracts `N_("…")`); it is translated where it is shown."""
+    return message
+
+
 @dataclass(frozen=True)
 class LanguageChoice:
     code: str
@@ -145,4 +150,6 @@ def format_datetime_for(moment: datetime, format: str, language: str) -> str:
     """Given a moment, a named format (short, medium, long) and a language, return the text a reader of it expects."""
     if language == "ko":
         format = KOREAN_DATETIME_PATTERNS[format]
+        if moment.hour == 0:  # 오전 0시, as Korean clocks say it: "오전 12시" reads as noon to many
+            format = format.replace("h시", "K시")
     return format_datetime(moment, format=format, locale=LOCALES[language])

@@ -23,10 +23,15 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
 
 
 def _template_messages() -> set[str]:
-    method_map = [("**.html", "jinja2")]
+    """Every message the pages and the terminal show: the templates', and the `_("…")` calls in tools/ and webapp/."""
+    method_map = [("**.html", "jinja2"), ("**.py", "python")]
     options = {"**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
-    found = extract_from_dir(str(PROJECT_ROOT / "templates"), method_map, options_map=options)
-    return {message for _, _, message, _, _ in found}
+    found = [
+        message
+        for folder in ("templates", "tools", "webapp")
+        for _, _, message, _, _ in extract_from_dir(str(PROJECT_ROOT / folder), method_map, options_map=options)
+    ]
+    return {message for message in found if isinstance(message, str)}
 
 
 def _catalog(language: str) -> dict[str, str]:
@@ -157,6 +162,8 @@ def test_a_missing_catalogue_fails_at_start_up(tmp_path: Path) -> None:
         (14, "short", "2026년 11월 28일 오후 2시 5분"),
         (9, "medium", "2026년 11월 28일 오전 9시 5분 7초"),
         (14, "long", "2026년 11월 28일 오후 2시 5분 7초 UTC"),
+        (0, "medium", "2026년 11월 28일 오전 0시 5분 7초"),  # midnight: never "오전 12시", which reads as noon
+        (12, "short", "2026년 11월 28일 오후 12시 5분"),
     ],
 )
 def test_korean_times_read_ohu_and_ojeon_never_am_pm(hour: int, format: str, korean: str) -> None:
