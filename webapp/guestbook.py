@@ -19,7 +19,8 @@ from starlette.requests import ClientDisconnect
 from webapp.crossorigin import cross_site_origin
 from webapp.database import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, Database, DatabaseUnavailable, Entry
 from webapp.deps import CountedView, DatabaseDep, PageViews, PostLimiterDep, count_page_view
-from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE
+from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE, TranslatableProblem
+from webapp.i18n import N_
 from webapp.links import path_for
 from webapp.templating import render
 from webapp.visitors import visitor_of
@@ -29,17 +30,25 @@ MAX_LIMIT = 1000
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
-class InvalidText(ValueError):
-    """What is wrong with one field, as a sentence (str) and as parts a page can translate."""
+# What is wrong with a field, one sentence per field so that Korean can choose each particle for its word
+# (이름을, 메시지를): the page's list and the JSON API's `msg` both say these, in the visitor's language.
+SENTENCES = {
+    ("name", "empty"): N_("Please enter your name."),
+    ("name", "too_long"): N_("A name can be at most %(max)s characters (this one has %(length)s)."),
+    ("name", "control"): N_("A name cannot contain control characters."),
+    ("name", "surrogate"): N_("A name must be Unicode text: it has a lone surrogate (U+D800 to U+DFFF)."),
+    ("message", "empty"): N_("Please enter a message."),
+    ("message", "too_long"): N_("A message can be at most %(max)s characters (this one has %(length)s)."),
+    ("message", "control"): N_("A message cannot contain control characters."),
+    ("message", "surrogate"): N_("A message must be Unicode text: it has a lone surrogate (U+D800 to U+DFFF)."),
+}
+
+
+class InvalidText(TranslatableProblem):
+    """What is wrong with one field: its sentence (a catalogue message) and the values it names."""
 
     def __init__(self, field: str, problem: str, *, max_length: int, length: int = 0) -> None:
-        sentences = {
-            "empty": f"{field} must not be empty",
-            "too_long": f"{field} must be at most {max_length} characters (it has {length})",
-            "control": f"{field} must not contain control characters",
-            "surrogate": f"{field} must be Unicode text: it has a lone surrogate (U+D800 to U+DFFF)",
-        }
-        super().__init__(sentences[problem])
+        super().__init__(SENTENCES[field, problem], max=max_length, length=length)
         self.field, self.problem, self.max_length, self.length = field, problem, max_length, length
 
 
@@ -238,10 +247,11 @@ async def post_guestbook_form(
         return render_page(request, entries, views, status_code=422, form=form, errors=invalid_fields(error))
     try:
         await database.add_entry(entry.name, entry.message)
-    except DatabaseUnavailable:
+    except DatabaseUnavailable as error:
         # Nothing was stored; reading may still work (a write lock held elsewhere, say).
         entries = await recent_entries(database)
-        return render_page(request, entries, PageViews(None, 0.0), status_code=503, form=form, unavailable=True)
+        views = PageViews(None, 0.0, error.cause)  # the notice says why
+        return render_page(request, entries, views, status_code=503, form=form, unavailable=True)
     return RedirectResponse(path_for(request, "guestbook_page"), status_code=status.HTTP_303_SEE_OTHER)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -50,3 +52,55 @@ def test_requests_limit_is_validated(client: TestClient) -> None:
 def test_every_app_response_says_which_process_made_it(client: TestClient) -> None:
     for path in ("/ping", "/dynamic", "/static/style.css", "/missing"):
         assert client.get(path).headers["x-served-by"] == f"uvicorn pid {os.getpid()}", path
+
+
+# The JSON API's messages: in the language the pages would choose, with `type` and `loc` unchanged for programs.
+
+
+@pytest.mark.parametrize(
+    ("request_args", "type_", "english", "korean"),
+    [
+        ({"json": {}}, "missing", "Field required", "값이 필요합니다(이 필드가 빠졌습니다)."),
+        (
+            {"json": {"name": "a", "message": "b", "x": 1}},
+            "extra_forbidden",
+            "Extra inputs are not permitted",
+            "이 API가 받지 않는 필드입니다.",
+        ),
+        (
+            {"json": {"name": 1, "message": "b"}},
+            "string_type",
+            "Input should be a valid string",
+            "문자열이어야 합니다.",
+        ),
+        (
+            {"content": b"{bad", "headers": {"Content-Type": "application/json"}},
+            "json_invalid",
+            "JSON decode error",
+            "본문을 JSON으로 읽을 수 없습니다.",
+        ),
+    ],
+)
+def test_a_refused_post_says_what_is_wrong_in_the_visitors_language(
+    client: TestClient, request_args: dict[str, Any], type_: str, english: str, korean: str
+) -> None:
+    headers = request_args.pop("headers", {})
+    in_english = client.post("/api/guestbook", headers={**headers, "Accept-Language": "en-US,en;q=0.9"}, **request_args)
+    in_korean = client.post("/api/guestbook", headers={**headers, "Accept-Language": "ko-KR,ko;q=0.9"}, **request_args)
+    assert in_english.status_code == in_korean.status_code == 422
+    assert [problem["type"] for problem in in_english.json()["detail"]] == [type_] * len(in_english.json()["detail"])
+    assert in_english.json()["detail"][0]["msg"] == english  # pydantic's own words, as before
+    assert in_korean.json()["detail"][0]["msg"] == korean
+    assert [p["loc"] for p in in_english.json()["detail"]] == [p["loc"] for p in in_korean.json()["detail"]]
+
+
+def test_a_query_outside_its_range_is_refused_with_the_bound_in_the_chosen_language(client: TestClient) -> None:
+    assert client.get("/api/requests", params={"limit": 0, "lang": "ko"}).json()["detail"][0]["msg"] == (
+        "1 이상이어야 합니다."
+    )
+    english = client.get("/api/guestbook", params={"limit": 5000, "lang": "en"}).json()["detail"][0]
+    assert english == {
+        "type": "less_than_equal",
+        "loc": ["query", "limit"],
+        "msg": "Input should be less than or equal to 1000",
+    }

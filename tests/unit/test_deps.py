@@ -53,9 +53,12 @@ def database_down(make_client: MakeClient) -> TestClient:
 def test_the_json_api_answers_503_with_one_sentence(
     database_down: TestClient, method: str, path: str, body: dict[str, str] | None
 ) -> None:
-    response = database_down.request(method, path, json=body)
+    response = database_down.request(method, path, json=body, headers={"Accept-Language": "en-US,en;q=0.9"})
     assert response.status_code == 503
     assert response.json() == {"detail": DATABASE_UNAVAILABLE}
+    korean = database_down.request(method, path, json=body, params={"lang": "ko"})
+    assert korean.status_code == 503
+    assert korean.json()["detail"].startswith("지금은 데이터베이스에 연결할 수 없어")
 
 
 @pytest.mark.parametrize("path", ["/dynamic", "/compare", "/log", "/bench", "/guestbook"])
@@ -80,3 +83,21 @@ def test_every_handler_gets_the_replaced_process(make_client: MakeClient) -> Non
     assert 'id="pid">4242<' in client.get("/dynamic").text
     assert client.get("/api/requests").json()["pid"] == 4242
     assert shared.last_render("dynamic.html") is not None
+
+
+class RefusingPasswordDatabase(DownDatabase):
+    def _fail(self) -> NoReturn:
+        raise DatabaseUnavailable('connection failed: FATAL:  password authentication failed for user "webapp"')
+
+
+def test_a_refused_post_names_why_the_database_could_not_store_it(make_client: MakeClient) -> None:
+    client = make_client(dependencies={get_database: RefusingPasswordDatabase})
+    page = client.post(
+        "/guestbook?lang=ko",
+        content="name=a&message=b",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert page.status_code == 503
+    assert "데이터베이스가 비밀번호를 받아들이지 않았습니다" in page.text
+    assert 'value="a"' in page.text  # what was typed is not lost
+    assert "webapp" not in page.text.split('class="notice"')[1].split("</div>")[0]  # no user name for a visitor
