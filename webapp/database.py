@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +28,9 @@ from sqlalchemy import Engine, PoolProxiedConnection, delete, event, func, make_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
+from webapp.i18n import N_
 from webapp.lanes import Call, Lane, LaneTimeout, wait_at_most
+from webapp.terminal import text as _
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,8 +78,121 @@ class Entry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
 
 
+class Cause(StrEnum):
+    """Why the database cannot be used, in terms its owner can act on."""
+
+    PASSWORD = "password"
+    NO_USER = "no_user"
+    NO_DATABASE = "no_database"
+    REFUSED = "refused"
+    UNKNOWN_HOST = "unknown_host"
+    TIMEOUT = "timeout"
+    PERMISSION = "permission"
+    SQLITE_FILE = "sqlite_file"
+    LOCKED = "locked"
+    OTHER = "other"
+
+
+# The words of PostgreSQL, libpq, psycopg, SQLite and webapp/lanes.py that say each cause; the first match wins.
+# tests/unit/test_database_causes.py holds each message as the real server and drivers wrote it.
+CAUSE_SIGNS: tuple[tuple[Cause, re.Pattern[str]], ...] = tuple(
+    (cause, re.compile(signs, re.IGNORECASE))
+    for cause, signs in (
+        (Cause.PASSWORD, r"password authentication failed|no password supplied"),
+        (Cause.NO_USER, r'role ".*" does not exist'),
+        (Cause.NO_DATABASE, r'database ".*" does not exist'),
+        (Cause.REFUSED, r"connection refused|on socket .* no such file or directory"),
+        (Cause.UNKNOWN_HOST, r"failed to resolve host|could not translate host name|name or service not known"),
+        (Cause.TIMEOUT, r"timeout expired|no answer from the database within|due to (statement|lock) timeout"),
+        (Cause.PERMISSION, r"permission denied"),
+        (Cause.SQLITE_FILE, r"unable to open database file"),
+        (Cause.LOCKED, r"database is locked"),
+    )
+)
+
+# What happened and what the owner should check, one message each: the start-up line says it in the system's
+# language (webapp/terminal.py), and templates/_database_notice.html says the same message on the pages
+# (PageViews.cause_sentence).
+# No names in them: a page tells a visitor the cause, never the server's user, host or database.
+CAUSE_SENTENCES: dict[Cause, str] = {
+    Cause.PASSWORD: N_(
+        "The database did not accept the password (password authentication failed). "
+        "Check the user name and password in DATABASE_URL."
+    ),
+    Cause.NO_USER: N_(
+        "The database has no user of that name (role does not exist). "
+        "Check the user name in DATABASE_URL, or create that user in PostgreSQL."
+    ),
+    Cause.NO_DATABASE: N_(
+        "The server has no database of that name (database does not exist). "
+        "Check the database name at the end of DATABASE_URL, or create that database."
+    ),
+    Cause.REFUSED: N_(
+        "No database server answers at that address (connection refused). "
+        "Check that PostgreSQL is running, and the host and port in DATABASE_URL."
+    ),
+    Cause.UNKNOWN_HOST: N_(
+        "The database server's host name was not found (failed to resolve host). "
+        "Check the host name in DATABASE_URL: for a server on this computer it is localhost."
+    ),
+    Cause.TIMEOUT: N_(
+        "The database did not answer in time (timeout). "
+        "Check that the database server is running, can be reached from here, and is not overloaded."
+    ),
+    Cause.PERMISSION: N_(
+        "The database user may not create or change the site's tables (permission denied). "
+        "Make the user in DATABASE_URL the owner of the database."
+    ),
+    Cause.SQLITE_FILE: N_(
+        "The SQLite database file cannot be opened (unable to open database file). "
+        "Check that the site may create and write the file named in DATABASE_URL, and its folder."
+    ),
+    Cause.LOCKED: N_(
+        "Another program holds the SQLite database's write lock (database is locked). "
+        "Reload in a moment; if it stays, close the other program using the file (an sqlite3 shell, say)."
+    ),
+    Cause.OTHER: N_(
+        "The database reported an error. Check that the database server is running and that DATABASE_URL is right."
+    ),
+}
+
+
+def cause_of(message: str) -> Cause:
+    """Given a database error's message, return its cause (OTHER when none of the known words is in it)."""
+    return next((cause for cause, signs in CAUSE_SIGNS if signs.search(message)), Cause.OTHER)
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or used right now."""
+
+    @property
+    def cause(self) -> Cause:
+        return cause_of(str(self))
+
+
+def start_up_line(url: str, error: DatabaseUnavailable) -> str:
+    """Given DATABASE_URL and why the database failed at start-up, return what the terminal says, in the
+    system's language: the cause, what to check, and the URL and the driver's words, never the password."""
+    shown_url = make_url(url).render_as_string(hide_password=True)
+    return " ".join(
+        (
+            _("The database cannot be reached (database unavailable)."),
+            _(CAUSE_SENTENCES[error.cause]),
+            f"[DATABASE_URL={shown_url}]",
+            hide_password(_driver_words(str(error)), url),
+        )
+    )
+
+
+def hide_password(text: str, url: str) -> str:
+    """Given a text and DATABASE_URL, return the text with the URL's password (if any) replaced by ***."""
+    password = make_url(url).password
+    return text.replace(password, "***") if password else text
+
+
+def _driver_words(message: str) -> str:
+    """The driver's own sentence: without SQLAlchemy's `(psycopg.OperationalError) ` before it."""
+    return re.sub(r"^\([\w.]+\) ", "", message)
 
 
 class Database:
@@ -117,7 +234,7 @@ class Database:
         try:
             await self._run(self._writes, self._create_tables)
         except DatabaseUnavailable as error:
-            logger.warning("database unavailable at start-up, pages will say so: %s", error)
+            logger.warning("%s", start_up_line(self.url, error))
             return False
         return True
 

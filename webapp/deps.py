@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from webapp.database import Database, DatabaseUnavailable
+from webapp.database import CAUSE_SENTENCES, Cause, Database, DatabaseUnavailable
 from webapp.process import ProcessInfo
 from webapp.ratelimit import PostLimiter
 from webapp.requestlog import RequestLog
@@ -58,20 +58,27 @@ PostLimiterDep = Annotated[PostLimiter, Depends(get_post_limiter)]
 class PageViews:
     total: int | None  # views of this page stored in the database, this one included; None: no database
     database_ms: float  # how long counting took, in milliseconds, for Server-Timing
+    cause: Cause | None = None  # why there is no total, when counting failed: the notice on the page says it
 
     @property
     def unavailable(self) -> bool:
         return self.total is None
 
+    @property
+    def cause_sentence(self) -> str | None:
+        """Why counting failed and what to check, as a catalogue message the notice translates."""
+        return None if self.cause is None else CAUSE_SENTENCES[self.cause]
+
 
 async def count_page_view(request: Request, database: DatabaseDep) -> PageViews:
     """Count this view of the page, under its route's path, in the database."""
     started = time.perf_counter()
+    cause = None
     try:
         total: int | None = await database.count_view(request.scope["route"].path)
-    except DatabaseUnavailable:
-        total = None
-    return PageViews(total, (time.perf_counter() - started) * 1000)
+    except DatabaseUnavailable as error:
+        total, cause = None, error.cause
+    return PageViews(total, (time.perf_counter() - started) * 1000, cause)
 
 
 CountedView = Annotated[PageViews, Depends(count_page_view)]
