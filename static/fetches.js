@@ -28,13 +28,17 @@ const EXTRA_COLUMNS = {
   cacheStatus: { key: "cacheStatus", label: "X-Cache-Status" },
   contentEncoding: { key: "contentEncoding", label: "Content-Encoding" },
 };
+// X-Served-By on a copy the stack's nginx gave from its cache (tools/nginx_conf/site.conf.j2).
+const SERVED_FROM_CACHE = "nginx (cache)";
 // Long header values are shortened in the table; the full value is in the cell's tooltip.
 const SHORTEN = {
   etag: (value) => (value.length > 10 ? value.slice(0, 8) + "…\"" : value),
   lastModified: (value) => value.replace(/^\w+, (\d+ \w+) \d+ ([\d:]+) GMT$/, "$1 $2"),
   // "db;dur=0.21;desc=…, render;dur=1.30;desc=…" becomes "db 0.21 ms, render 1.30 ms".
   serverTiming: (value) => value.split(",").map((entry) => entry.trim().replace(/^([\w-]+);dur=([\d.]+).*$/, "$1 $2 ms")).join(", "),
-  servedBy: (value) => value.replace("uvicorn pid ", "pid "),
+  // A copy nginx gave from its micro-cache says so ("nginx (cache)"), in the page's language where the page
+  // gives the words (`servedByCache`); a worker names its process: "uvicorn pid 7159" becomes "pid 7159".
+  servedBy: (value) => (value === SERVED_FROM_CACHE && MESSAGES.servedByCache ? MESSAGES.servedByCache : value.replace("uvicorn pid ", "pid ")),
 };
 // The round number and the time always differ; highlighting them would be noise.
 const COMPARED = new Set(["status", "hash", "length", "etag", "lastModified", "cacheControl", "serverTiming", "servedBy", "cacheStatus", "contentEncoding"]);

@@ -1,7 +1,8 @@
 """Headers every response carries: who made it, and what the browser may do with it.
 
 - `X-Served-By: uvicorn pid 1234` says which process answered (behind nginx,
-  static files say `nginx` instead), so a learner sees who did the work.
+  static files say `nginx` instead, and a copy from nginx's micro-cache
+  `nginx (cache)`), so a learner sees who did the work.
 - `Cache-Control: no-store` on every response that states no policy of its own
   (see caching.py): made for this request, kept by no cache.
 - Security headers: no MIME sniffing, no framing by other sites, referrers kept

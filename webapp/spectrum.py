@@ -9,6 +9,7 @@ every page with your cookie's language, a form or your data, is never kept.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -29,6 +30,8 @@ SHARED_TEMPLATE = "shared.html"
 PRERENDERED_FOLDER = "prerendered"  # under static/: where `python -m tools.prerender` writes
 PRERENDERED_PATH = "/dynamic"  # the page it renders unless told otherwise
 FINGERPRINT_DEMO = "stamp.svg"
+# The attribute of `request.state` that says a page is being made into a file (see Prerendering).
+PRERENDERING_STATE = "prerendering"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,21 @@ class Prerendered:
 
     path: str  # under static/: "prerendered/dynamic.html"
     built: datetime | None  # None: not built yet
+
+
+@dataclass(frozen=True)
+class Prerendering:
+    """What a page needs to say that it is being made into a file, not answered to a visitor.
+
+    Only the pre-render command sets it, as `request.state.prerendering`: it calls the app in its own
+    process with a scope it builds. A visitor's request comes through uvicorn, which starts every
+    request's state empty (the site's start-up keeps nothing there), and nothing a visitor sends, a
+    header, the address or a cookie, can put anything in it.
+    """
+
+    at: datetime  # when the command rendered the page
+    command: str  # the command that did: "python -m tools.prerender"
+    language_paths: Mapping[str, str]  # the file in each language, root-relative: /static/prerendered/en/dynamic.html
 
 
 def prerendered_file(path: str, language: str) -> str:

@@ -27,6 +27,7 @@ from webapp.paths import PROJECT_ROOT, STATIC_DIR
 FINGERPRINTED = re.compile(r"/static/(stamp|spectrum)\.[0-9a-f]{10}\.(svg|js)")
 STAMP = re.compile(r"/static/stamp\.[0-9a-f]{10}\.svg")
 PRERENDERED = "/static/prerendered/dynamic.html"
+A_WORKER = re.compile(r"uvicorn pid \d+")
 NGINX_LOG_FLUSH_SECONDS = 1.5  # the stack's nginx writes its access log at least once a second
 
 
@@ -202,9 +203,13 @@ def test_the_pre_render_command_writes_the_bytes_the_page_rendered(
     expect(frozen.locator(".summary")).to_contain_text("3번 모두 본문이 같았습니다")
     expect(page.locator("#prerendered .demo").nth(1).locator(".summary")).to_contain_text("본문이 3가지로 달랐습니다")
     page.goto(f"{server.url}{PRERENDERED}")
+    expect(page.locator("#prerendered-notice")).to_contain_text("새로고침해도 바뀌지 않습니다")
     frozen_time = page.locator("#server-time").inner_text()
     page.reload()
     assert page.locator("#server-time").inner_text() == frozen_time  # the time froze at the build
+    page.get_by_role("link", name="English", exact=True).click()  # the other language's file, on this host
+    expect(page).to_have_url(f"{server.url}/static/prerendered/en/dynamic.html")
+    expect(page.locator("#prerendered-notice")).to_contain_text("reloading does not change them")
     context.close()
 
 
@@ -243,8 +248,8 @@ def test_the_command_refuses_to_overwrite_a_hand_written_file(project: Path, tmp
     assert not (tmp_path / "elsewhere").exists()
 
 
-@pytest.mark.parametrize(("path", "same_document"), [("/static/clock.html", "번 모두 같은 문서입니다"),
-                                                     ("/static/en/clock.html", "The same document all")])  # fmt: skip
+@pytest.mark.parametrize(("path", "same_document"), [("/static/clock.html", "3번 요청했고, 문서는 바뀌지 않았습니다"),
+                                                     ("/static/en/clock.html", "3; the document has not changed")])  # fmt: skip
 def test_a_static_page_with_fetched_data_keeps_its_hash_while_the_data_changes(
     page: Page, server: LiveServer, problems: PageProblems, path: str, same_document: str
 ) -> None:
@@ -302,6 +307,12 @@ def test_nginx_keeps_the_shared_page_a_second_miss_hit_expired(stack: RunningSta
     assert later.headers["x-cache-status"] == "EXPIRED"
     assert later.content != first.content  # a worker made it again: a new time and request number
     assert first.headers["cache-control"] == caching.SHARED_PAGE
+    # Who answered this time: the worker that made the page, then nginx giving its copy (not the copy's
+    # own X-Served-By, which names the worker that made it), then a worker again.
+    for made in (first, later):
+        [served_by] = made.headers.get_list("x-served-by")
+        assert A_WORKER.fullmatch(served_by), served_by
+    assert [hit.headers.get_list("x-served-by") for hit in hits] == [["nginx (cache)"]] * 3
 
 
 def test_two_names_are_two_pages_and_no_other_page_is_cached(stack: RunningStack) -> None:
@@ -378,6 +389,7 @@ def test_every_step_works_through_the_stack(chromium: Browser, stack: RunningSta
     expect(page.locator("#where")).to_contain_text("nginx를 거쳐")
     statuses = page.locator("#micro-cache tbody tr td:nth-child(4)").all_inner_texts()
     hashes = page.locator("#micro-cache tbody tr td:nth-child(3)").all_inner_texts()
+    served_by = page.locator("#micro-cache tbody tr td:nth-child(6)").all_inner_texts()
     compressed = page.locator("#compression .summary").all_inner_texts()
     prerendered = page.locator("#prerendered .demo").first.locator("tbody tr td:nth-child(7)").all_inner_texts()
     context.close()
@@ -388,6 +400,12 @@ def test_every_step_works_through_the_stack(chromium: Browser, stack: RunningSta
     for index, status in enumerate(statuses[1:], start=1):
         if status == "HIT":
             assert hashes[index] == hashes[index - 1], (statuses, hashes)
+    # Beside HIT the table names nginx, which answered, not the pid of the worker that made the copy.
+    for status, who in zip(statuses, served_by, strict=True):
+        if status in ("MISS", "EXPIRED"):
+            assert re.fullmatch(r"pid \d+", who), (statuses, served_by)
+        else:
+            assert "nginx" in who and "pid" not in who, (statuses, served_by)
     assert "Content-Encoding: gzip" in compressed[0] and "W/" not in compressed[0]
     assert "W/" in compressed[1]
     assert set(prerendered) == {"nginx"}

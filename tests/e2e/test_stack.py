@@ -211,8 +211,8 @@ def test_missing_nginx_is_one_clear_sentence(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == "Cannot start the stack: " + (
-        "nginx is not installed. Install it with: sudo apt-get install nginx (Debian, Ubuntu, WSL) "
-        "or brew install nginx (macOS)"
+        "nginx is not installed. Install it with sudo apt-get install nginx on Debian, Ubuntu or WSL, "
+        "or with brew install nginx on macOS."
     )
 
 

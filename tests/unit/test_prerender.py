@@ -5,15 +5,37 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tools import prerender as prerender_module
 from tools.prerender import DEFAULT_OUT_FOLDER, MANIFEST_NAME, PrerenderRefused, Written, main, prerender, url_of
-from webapp.paths import STATIC_DIR
+from webapp.i18n import compile_catalogue
+from webapp.paths import STATIC_DIR, TRANSLATIONS_DIR
+from webapp.process import now
+
+# What the live /dynamic says that is true only of a page made for the one who reads it: a file made at build
+# time must not say it (the msgids, so that the test follows the translations).
+LIVE_ONLY = [
+    "This page is not stored as a file. On every request the server's logic (<code>dynamic_page()</code> in "
+    "<code>webapp/pages.py</code>) works out the values again and fills them into the template "
+    "<code>templates/dynamic.html</code> to make the HTML. Reload (F5): the values below change.",
+    "Values the server made for this request",
+    "The browser connected straight to the web application server uvicorn. There is no web server in front.",
+    "Your IP address and port as the server saw them. The port can change with each connection.",
+    "How the browser introduced itself in a request header. Another browser shows something else.",
+    "Why is it different every time?",
+    "This page is a <strong>dynamic</strong> page: the <strong>web application server</strong> (uvicorn + FastAPI) "
+    "made it from a template for this request.",
+]
+FROZEN = {"ko": "새로고침해도 바뀌지 않습니다", "en": "reloading does not change them"}
+NOTICE = re.compile(r'<p class="lead" id="prerendered-notice">(.*?)</p>', re.S)
 
 
 @pytest.fixture
@@ -126,8 +148,8 @@ def test_an_out_folder_swapped_for_a_link_while_rendering_gets_nothing(
     out = static_dir / "pre2"
     real_render = prerender_module.render_pages
 
-    async def render_then_swap(*args: Any) -> Any:
-        rendered = await real_render(*args)
+    async def render_then_swap(*args: Any, **kwargs: Any) -> Any:
+        rendered = await real_render(*args, **kwargs)
         out.symlink_to(outside)
         return rendered
 
@@ -264,3 +286,63 @@ def test_main_exits_1_when_a_hand_written_file_is_in_the_way(
 def test_main_exits_2_for_a_bad_path(static_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["/../etc/passwd", "--static-dir", str(static_dir)]) == 2
     assert "'/../etc/passwd' is not a path this command renders" in capsys.readouterr().err
+
+
+def _translated(language: str, msgid: str) -> str:
+    po = TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po"
+    return compile_catalogue(po, language).gettext(msgid)
+
+
+@pytest.mark.parametrize(("language", "file"), [("ko", "dynamic.html"), ("en", "en/dynamic.html")])
+def test_the_written_page_says_at_its_top_that_it_is_a_file_made_at_build_time(
+    static_dir: Path, language: str, file: str
+) -> None:
+    before = now().replace(microsecond=0)
+    _prerender(static_dir)
+    after = now()
+    html = (static_dir / "prerendered" / file).read_text(encoding="utf-8")
+    notice = NOTICE.search(html)
+    assert notice, html
+    assert html.index('id="prerendered-notice"') < html.index('<table class="facts">')  # above the values
+    assert "<code>python -m tools.prerender</code>" in notice.group(1)
+    assert FROZEN[language] in notice.group(1)
+    built = re.search(r'<time datetime="([^"]+)">[^<]+</time>', notice.group(1))
+    assert built, notice.group(1)
+    assert before <= datetime.fromisoformat(built.group(1)) <= after
+
+
+@pytest.mark.parametrize(("language", "file"), [("ko", "dynamic.html"), ("en", "en/dynamic.html")])
+def test_the_written_page_leaves_out_what_only_a_live_page_can_say(
+    static_dir: Path, client: TestClient, language: str, file: str
+) -> None:
+    _prerender(static_dir)
+    html = (static_dir / "prerendered" / file).read_text(encoding="utf-8")
+    live = client.get(f"/dynamic?lang={language}").text
+    for msgid in LIVE_ONLY:
+        sentence = _translated(language, msgid)
+        assert sentence in live, sentence  # the live page says it: it is the sentence to look for
+        assert sentence not in html, sentence
+
+
+@pytest.mark.parametrize(("language", "file"), [("ko", "dynamic.html"), ("en", "en/dynamic.html")])
+def test_the_written_page_names_no_host_and_links_its_other_language_file(
+    static_dir: Path, language: str, file: str
+) -> None:
+    _prerender(static_dir)
+    html = (static_dir / "prerendered" / file).read_text(encoding="utf-8")
+    assert "127.0.0.1:8000" not in html
+    assert re.findall(r'(?:href|src|action)="(?!/)([^"]*)"', html) == []  # every link starts at the root
+    assert '<link rel="alternate" hreflang="ko" href="/static/prerendered/dynamic.html">' in html
+    assert '<link rel="alternate" hreflang="en" href="/static/prerendered/en/dynamic.html">' in html
+
+
+def test_the_live_page_never_says_it_is_pre_rendered_whatever_a_visitor_sends(client: TestClient) -> None:
+    # Everything the command's request carries: its address, its Host, its User-Agent, its ?lang=.
+    headers = {"host": "127.0.0.1:8000", "user-agent": prerender_module.USER_AGENT, "prerendering": "1"}
+    for language in ("ko", "en"):
+        response = client.get(f"/dynamic?lang={language}", headers=headers)
+        assert response.status_code == 200, response.text
+        assert "prerendered-notice" not in response.text
+        assert FROZEN[language] not in response.text
+        assert _translated(language, LIVE_ONLY[0]) in response.text
+        assert '<link rel="alternate" hreflang="en" href="http://127.0.0.1:8000/dynamic?lang=en">' in response.text

@@ -9,7 +9,7 @@ from pathlib import Path
 from tools import nginx
 from tools.stack import render_site_config
 from webapp.headers import SECURITY_HEADERS
-from webapp.paths import STATIC_DIR
+from webapp.paths import PROJECT_ROOT, STATIC_DIR
 
 
 def _site(run_dir: Path) -> str:
@@ -91,3 +91,16 @@ def test_workers_never_run_as_root(tmp_path: Path) -> None:
         assert re.search(r"^user nobody \S+;$", config, re.MULTILINE)
     else:
         assert "\nuser " not in config  # an unprivileged nginx cannot change user: it runs as who started it
+
+
+def test_the_printed_header_points_at_the_guides_that_say_how_to_adapt_it(tmp_path: Path) -> None:
+    config = _site(tmp_path)
+    header = config[: config.index("\n\n")]  # the comment --print-config starts with
+    guides = re.findall(r"docs/[\w.]+\.md", header)
+    assert guides == ["docs/stack.md", "docs/stack.en.md"], header
+    assert "README" not in header
+    for guide in guides:
+        text = (PROJECT_ROOT / guide).read_text(encoding="utf-8")
+        last_section = text[text.rindex("\n## ") :]
+        assert "--print-config" in last_section and "WEBAPP_PROXY_SECRET" in last_section, guide
+    assert '"The configuration"' in header and "\n## The configuration\n" in (PROJECT_ROOT / guides[1]).read_text()
