@@ -26,6 +26,17 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Miss:
+    """A target a run did not meet, and by how much: a ratio a little off its bound is usually the machine's noise."""
+
+    name: str  # the target's id, which the page translates into its claim
+    ratio: float
+    bound: float
+    at_least: bool  # True: the ratio had to reach `bound`; False: it had to stay within it
+    percent_off: int  # how far the ratio is from its bound, in percent of the bound (at least 1)
+
+
+@dataclass(frozen=True)
 class BenchRun:
     results: dict[str, Any]
     source: Source
@@ -51,6 +62,19 @@ class BenchRun:
             return None
         return through_nginx / through_uvicorn
 
+    def misses(self) -> list[Miss]:
+        """Given the run's targets, return those not met whose ratio was measured, in the table's order."""
+        found = []
+        for target in self.results.get("targets", []):
+            ratio, at_least, at_most = target.get("ratio"), target.get("at_least"), target.get("at_most")
+            if target.get("met", True) or ratio is None:
+                continue
+            if at_least is not None and ratio < at_least:
+                found.append(Miss(target["name"], ratio, at_least, True, _percent_off(ratio, at_least)))
+            elif at_most is not None and ratio > at_most:
+                found.append(Miss(target["name"], ratio, at_most, False, _percent_off(ratio, at_most)))
+        return found
+
     def bars(self) -> list[Bar]:
         rows = self.results["rows"]
         fastest = max((row["requests_per_second"] for row in rows), default=0.0) or 1.0
@@ -58,6 +82,10 @@ class BenchRun:
             Bar(row["name"], row["server"], row["requests_per_second"], row["requests_per_second"] / fastest)
             for row in rows
         ]
+
+
+def _percent_off(ratio: float, bound: float) -> int:
+    return max(1, round(abs(ratio - bound) / abs(bound) * 100)) if bound else 100
 
 
 def latest_run(own_runs_dir: Path, reference_dir: Path) -> BenchRun | None:

@@ -139,6 +139,7 @@ async def _source_page(
             "text": source.text,
             "hex_lines": None if source.text is not None else _hex_dump(source.content),
             "last_render": last_render,
+            "translated": folder == "templates" and _has_translated_text(source.text),
         },
     )
 
@@ -158,6 +159,11 @@ async def template_source(
     ):
         last_render = last_render.without(PERSONAL_VALUES)
     return await _source_page(request, sources, "templates", settings.templates_dir, path, last_render)
+
+
+def _has_translated_text(template: str | None) -> bool:
+    """Whether a template's source holds sentences the page shows translated: `_("…")` or `{% trans %}`."""
+    return template is not None and ("_(" in template or "{% trans" in template)
 
 
 def _hex_dump(content: bytes) -> list[str]:

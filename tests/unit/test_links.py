@@ -24,6 +24,13 @@ def test_every_link_on_a_page_is_a_path_whatever_the_host(client: TestClient, pa
     assert "evil.example" not in re.sub(r'<link rel="alternate"[^>]*>', "", html)
 
 
+@pytest.mark.parametrize("path", [*PAGES, "/spectrum"])
+def test_every_link_within_a_page_points_at_something_on_it(client: TestClient, path: str) -> None:
+    html = client.get(path).text
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    assert [link for link in LINK.findall(html) if link.startswith("#") and link[1:] not in ids] == []
+
+
 @pytest.mark.parametrize(("path", "location"), [("/", "/static/index.html"), ("/favicon.ico", "/static/favicon.ico")])
 def test_redirects_are_paths_whatever_the_host(client: TestClient, path: str, location: str) -> None:
     response = client.get(path, headers={"host": "evil.example"}, follow_redirects=False)

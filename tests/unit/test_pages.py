@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.conftest import MakeClient
+from webapp.benchresults import RESULTS_FILE
+from webapp.paths import BENCH_DIR
 
 
 def _value(html: str, element_id: str) -> str:
@@ -91,3 +97,74 @@ def test_a_client_cannot_make_the_page_claim_it_came_through_nginx(
     for secret in ("only-nginx-knows", ""):  # with the stack's secret set, and with none (plain uvicorn)
         page = make_client(proxy_secret=secret).get("/dynamic", headers=headers).text
         assert "uvicorn에 바로" in _value(page, "via")
+
+
+def _reference_run_with(ratios: dict[str, float]) -> dict[str, Any]:
+    """The committed reference run, with every target met except where `ratios` gives a ratio of its own."""
+    results: dict[str, Any] = json.loads((BENCH_DIR / RESULTS_FILE).read_text(encoding="utf-8"))
+    for target in results["targets"]:
+        bound = target["at_least"] if target["at_least"] is not None else target["at_most"]
+        target["ratio"] = ratios.get(target["name"], bound)
+        at_least_ok = target["at_least"] is None or target["ratio"] >= target["at_least"]
+        target["met"] = at_least_ok and (target["at_most"] is None or target["ratio"] <= target["at_most"])
+    return results
+
+
+def _bench_client_with(make_client: MakeClient, tmp_path: Path, results: dict[str, Any]) -> TestClient:
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    (reference / RESULTS_FILE).write_text(json.dumps(results), encoding="utf-8")
+    return make_client(bench_runs_dir=tmp_path / "runs", bench_dir=reference)
+
+
+def test_bench_page_says_what_each_missed_target_means(make_client: MakeClient, tmp_path: Path) -> None:
+    results = _reference_run_with({"our_nginx": 0.777, "dynamic_cost": 2.6})  # at least 0.8; at most 2.5
+    results["machine"]["cpus"] = 2
+    client = _bench_client_with(make_client, tmp_path, results)
+
+    english = client.get("/bench?lang=en").text
+    assert "A target not met does not mean the lesson is wrong." in english
+    assert (
+        "For <strong>static through our nginx config vs bare nginx</strong>, the ratio was 0.78: "
+        "3% short of its target of at least 0.8. wrk and the servers share this machine's 2 CPU cores"
+    ) in english
+    assert "the ratio was 2.60: 4% over its target of at most 2.5." in english
+    assert '<a href="#miss-our_nginx">not met</a>' in english and 'id="miss-our_nginx"' in english
+
+    korean = client.get("/bench?lang=ko").text
+    assert "목표 미달은 수업 내용이 틀렸다는 뜻이 아닙니다." in korean
+    assert "항목은 목표(0.8 이상)에 3% 못 미쳤습니다(측정한 비율 0.78). wrk와 서버가 이 컴퓨터의 CPU 코어 2개" in korean
+    assert "항목은 목표(2.5 이하)보다 4% 높았습니다(측정한 비율 2.60)." in korean
+    assert len(re.findall(r'<li id="miss-', korean)) == 2
+
+
+def test_bench_page_with_every_target_met_speaks_of_no_miss(make_client: MakeClient, tmp_path: Path) -> None:
+    page = _bench_client_with(make_client, tmp_path, _reference_run_with({})).get("/bench?lang=en").text
+    assert page.count(">met</td>") == len(_reference_run_with({})["targets"])
+    assert "not met" not in page
+    assert 'id="bench-misses"' not in page
+
+
+def test_every_miss_of_the_shipped_reference_run_is_explained(client: TestClient) -> None:
+    results = json.loads((BENCH_DIR / RESULTS_FILE).read_text(encoding="utf-8"))
+    missed = [target["name"] for target in results["targets"] if not target["met"]]
+    for language in ("ko", "en"):
+        page = client.get(f"/bench?lang={language}").text
+        assert re.findall(r'<li id="miss-([a-z_]+)">', page) == missed, language
+
+
+@pytest.mark.parametrize("with_results", [True, False])
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_bench_page_says_to_install_the_tests_packages_before_the_benchmark(
+    make_client: MakeClient, tmp_path: Path, with_results: bool, language: str
+) -> None:
+    """The README's install leaves httpx out; the page says what to install before `python -m tools.bench`."""
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    if with_results:
+        shutil.copy(BENCH_DIR / RESULTS_FILE, reference / RESULTS_FILE)
+    page = make_client(bench_runs_dir=tmp_path / "runs", bench_dir=reference).get("/bench", params={"lang": language})
+    text = re.sub(r"\s+", " ", page.text)
+    install = text.index("<code>python3 install.py --dev</code>")
+    assert install < text.index("<code>.venv/bin/python -m tools.bench</code>")
+    assert ("테스트와 도구용 패키지" if language == "ko" else "packages of the tests and tools") in text

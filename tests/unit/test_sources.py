@@ -89,3 +89,12 @@ def test_resolve_inside_accepts_a_file_in_a_subfolder(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "page.html").write_text("<p>")
     assert resolve_inside(tmp_path, "sub/page.html") == (tmp_path / "sub" / "page.html").resolve()
+
+
+def test_template_source_says_where_the_sentences_of_the_page_come_from(client: TestClient) -> None:
+    korean = client.get("/source/templates/dynamic.html?lang=ko").text
+    assert "템플릿 안의 영어 문장(<code>_(&#34;…&#34;)</code>, <code>{% trans %}</code>)은 번역 키입니다." in korean
+    assert "<code>translations/ko/LC_MESSAGES/messages.po</code>에 적힌 한국어 문장이 들어갑니다." in korean
+    english = client.get("/source/templates/dynamic.html?lang=en").text
+    assert "are translation keys: each page shows the sentence written for its language" in english
+    assert 'id="translation-keys"' not in client.get("/source/static/style.css").text

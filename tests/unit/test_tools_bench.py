@@ -129,7 +129,7 @@ def test_the_chart_has_a_bar_per_case_drawn_to_scale_in_the_pages_language(
     client = _bench_client(make_client, tmp_path)
     for language, label in (
         ("en", "static page via uvicorn (StaticFiles)"),
-        ("ko", "uvicorn이 보내는 정적 페이지 (StaticFiles)"),
+        ("ko", "uvicorn이 보내는 정적 페이지(StaticFiles)"),
     ):
         page = client.get(f"/bench?lang={language}").text
         bars = re.findall(r'<rect class="bar bar-(nginx|uvicorn)" x="380" y="\d+" width="([\d.]+)"', page)
@@ -157,7 +157,8 @@ def test_bench_page_escapes_what_the_results_file_says(make_client: MakeClient, 
 
 def test_bench_page_without_results_says_how_to_make_them(make_client: MakeClient, tmp_path: Path) -> None:
     page = _bench_client(make_client, tmp_path).get("/bench?lang=en").text
-    assert "Nothing has been measured yet. Run <code>.venv/bin/python -m tools.bench</code>" in page
+    assert "Nothing has been measured yet. Install the packages of the tests and tools once" in page
+    assert "then run <code>.venv/bin/python -m tools.bench</code>" in page
 
 
 def test_bench_page_shows_where_the_time_of_a_dynamic_page_goes(make_client: MakeClient, tmp_path: Path) -> None:
