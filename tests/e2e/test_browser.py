@@ -158,7 +158,7 @@ def test_a_bad_guestbook_entry_comes_back_with_a_message(page: Page, live_server
     page.goto(f"{live_server.url}/guestbook")
     page.get_by_label("메시지").fill("이름 없이 보냅니다")
     page.get_by_role("button", name="남기기").click()
-    expect(page.get_by_role("alert")).to_contain_text("이름: 입력해 주세요.")
+    expect(page.get_by_role("alert")).to_contain_text("이름을 입력해 주세요.")
     expect(page.get_by_label("메시지")).to_have_value("이름 없이 보냅니다")
 
 
