@@ -511,21 +511,27 @@ def write_results(results: dict[str, Any], output: Path) -> Path:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per case (default 5)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each case (default 1)")
-    parser.add_argument("--quick", action="store_true", help="1 second per case, no warm-up: for tests")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers behind nginx (default 2)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench",
+        description=_("Measure the lesson's claim: a web server in front relieves the web application server."),
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help=_("seconds of load per case (default 5)"))
+    parser.add_argument("--warmup", type=float, default=1.0, help=_("seconds of load before each case (default 1)"))
+    parser.add_argument("--quick", action="store_true", help=_("1 second per case, no warm-up: for tests"))
+    parser.add_argument("--workers", type=int, default=2, help=_("uvicorn workers behind nginx (default 2)"))
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "--output", type=Path, default=BENCH_RUNS_DIR, help=f"where to write results.json (default {BENCH_RUNS_DIR})"
+        "--output",
+        type=Path,
+        default=BENCH_RUNS_DIR,
+        help=_("where to write results.json (default %(default)s)") % {"default": BENCH_RUNS_DIR},
     )
     where.add_argument(
         "--publish",
         action="store_const",
         dest="output",
         const=BENCH_DIR,
-        help=f"write the reference run committed with the project, {BENCH_DIR}, on purpose",
+        help=_("write the reference run committed with the project, %(default)s, on purpose") % {"default": BENCH_DIR},
     )
     args = parser.parse_args(argv)
     if args.quick and args.output == BENCH_DIR:

@@ -388,22 +388,30 @@ def report(written: Sequence[Written], static_dir: Path) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools.prerender", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.prerender",
+        description=_("Render dynamic pages once, now, into static files: the idea of a static site generator."),
+    )
     parser.add_argument(
-        "paths", nargs="*", metavar="PATH", default=list(DEFAULT_PATHS), help="site paths to render (default /dynamic)"
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        default=list(DEFAULT_PATHS),
+        help=_("site paths to render (default /dynamic)"),
     )
     parser.add_argument(
         "--static-dir",
         type=Path,
         metavar="DIR",
         default=STATIC_DIR,
-        help=f"the site's static folder (default {shown(STATIC_DIR)})",
+        help=_("the site's static folder (default %(default)s)") % {"default": shown(STATIC_DIR)},
     )
     parser.add_argument(
         "--out",
         type=Path,
         metavar="DIR",
-        help=f"where to write, inside the static folder (default <static-dir>/{DEFAULT_OUT_FOLDER})",
+        help=_("where to write, inside the static folder (default <static-dir>/%(default)s)")
+        % {"default": DEFAULT_OUT_FOLDER},
     )
     return parser.parse_args(argv)
 

@@ -76,8 +76,16 @@ def capture_spectrum(browser: Browser, base_url: str, output: Path) -> list[Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"folder for the PNGs ({DEFAULT_OUTPUT})")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.screenshots",
+        description=_("Render screenshots of the main pages, in Korean and English, on a desktop and a phone."),
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help=_("folder for the PNGs (%(default)s)") % {"default": DEFAULT_OUTPUT},
+    )
     args = parser.parse_args(argv)
     if refused_on_windows("python -m tools.screenshots"):
         return 1

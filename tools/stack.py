@@ -317,32 +317,38 @@ class Stack:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools.stack", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
-    parser.add_argument("--http-port", type=int, default=8080, help="nginx HTTP port (default 8080)")
-    parser.add_argument("--https-port", type=int, default=8443, help="nginx HTTPS port (default 8443)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.stack",
+        description=_("Run the site the way the lesson ends: nginx in front, uvicorn workers behind."),
+    )
+    parser.add_argument("--workers", type=int, default=2, help=_("uvicorn worker processes (default 2)"))
+    parser.add_argument("--http-port", type=int, default=8080, help=_("nginx HTTP port (default 8080)"))
+    parser.add_argument("--https-port", type=int, default=8443, help=_("nginx HTTPS port (default 8443)"))
     parser.add_argument(
-        "--run-dir", type=Path, default=DEFAULT_RUN_DIR, help=f"config, certificate, logs (default {DEFAULT_RUN_DIR})"
+        "--run-dir",
+        type=Path,
+        default=DEFAULT_RUN_DIR,
+        help=_("config, certificate, logs (default %(default)s)") % {"default": DEFAULT_RUN_DIR},
     )
     parser.add_argument(
         "--no-restart",
         dest="restart",
         action="store_false",
-        help="leave dead workers dead (to show that static files are still served)",
+        help=_("leave dead workers dead (to show that static files are still served)"),
     )
     parser.add_argument(
-        "--worker-logs", action="store_true", help="write the workers' access logs to the run directory, not here"
+        "--worker-logs", action="store_true", help=_("write the workers' access logs to the run directory, not here")
     )
-    parser.add_argument("--nginx", help="the nginx program to run (default: found on PATH or in /usr/sbin)")
+    parser.add_argument("--nginx", help=_("the nginx program to run (default: found on PATH or in /usr/sbin)"))
     parser.add_argument(
         "--server-name",
         dest="server_names",
         action="append",
         metavar="NAME",
-        help="a host name to answer to, besides localhost, 127.0.0.1 and this machine's name (repeatable)",
+        help=_("a host name to answer to, besides localhost, 127.0.0.1 and this machine's name (repeatable)"),
     )
     parser.add_argument(
-        "--print-config", action="store_true", help="print the nginx configuration for these options and exit"
+        "--print-config", action="store_true", help=_("print the nginx configuration for these options and exit")
     )
     args = parser.parse_args(argv)
     if args.workers < 1:

@@ -122,3 +122,15 @@ def test_a_refused_pre_render_says_why_in_korean_under_a_korean_locale(
     assert said.startswith("python -m tools.prerender: --out ")
     assert "정적 파일 폴더" in said and "밖입니다" in said
     assert "outside" not in said
+
+
+@pytest.mark.parametrize("tool", [stack, bench, prerender])
+def test_a_tools_help_describes_it_in_korean_under_a_korean_locale(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tool: object
+) -> None:
+    monkeypatch.setenv("LANG", "ko_KR.UTF-8")
+    with pytest.raises(SystemExit):
+        tool.main(["--help"])  # type: ignore[attr-defined]
+    shown = capsys.readouterr().out
+    assert "기본값" in shown or "렌더링" in shown
+    assert "(default" not in shown
