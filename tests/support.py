@@ -39,6 +39,12 @@ STACK_START_SECONDS = 20.0
 T = TypeVar("T")
 
 
+def examples(under_ci: int) -> int:
+    """How many examples a Hypothesis test tries: all of them under CI, a third in the quick loop on your
+    machine (`pytest tests/unit -n auto`), where a run should take seconds."""
+    return under_ci if os.environ.get("CI") == "true" else max(1, under_ci // 3)
+
+
 def wait_for(check: Callable[[], T | None], *, seconds: float, what: str, interval: float = 0.1) -> T:
     """Call `check` until it returns something truthy, for at most `seconds`; return that value."""
     deadline = time.monotonic() + seconds

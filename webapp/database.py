@@ -162,6 +162,10 @@ def cause_of(message: str) -> Cause:
     return next((cause for cause, signs in CAUSE_SIGNS if signs.search(message)), Cause.OTHER)
 
 
+# What two processes creating the tables at once can meet: "already exists", a duplicate type, SQLite's lock.
+RACE_CAUSES = frozenset({Cause.OTHER, Cause.LOCKED})
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or used right now."""
 
@@ -316,8 +320,9 @@ class Database:
                 try:
                     SQLModel.metadata.create_all(self.engine)
                     break
-                except SQLAlchemyError:
-                    if attempt == CREATE_TABLES_ATTEMPTS:
+                except SQLAlchemyError as error:
+                    # Only a race looks again; a server that refuses or a file that cannot be opened says no at once.
+                    if attempt == CREATE_TABLES_ATTEMPTS or cause_of(str(error)) not in RACE_CAUSES:
                         raise
                     time.sleep(CREATE_TABLES_PAUSE_SECONDS * attempt)
             if self._sqlite_file is not None:
@@ -556,13 +561,21 @@ def _create_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args=connect_args, **({} if in_memory else pool))
         event.listen(engine, "connect", _configure_sqlite)
         return engine
+    # The site's own server settings join those DATABASE_URL gives (`?options=-c search_path=…`, say):
+    # connect_args alone would silently replace the URL's.
+    parsed = make_url(url)
+    given = parsed.query.get("options", ())
+    options = [*([given] if isinstance(given, str) else given), f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"]
+    options.append(f"-c lock_timeout={STATEMENT_TIMEOUT_MS}")
     postgresql_args: dict[str, Any] = {
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}",
+        "options": " ".join(options),
         "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
         **KEEPALIVE,
     }
-    return create_engine(url, pool_pre_ping=True, connect_args=postgresql_args, **pool)
+    return create_engine(
+        parsed.difference_update_query(["options"]), pool_pre_ping=True, connect_args=postgresql_args, **pool
+    )
 
 
 def _make_sqlite_folder(url: str) -> None:

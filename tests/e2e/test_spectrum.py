@@ -248,8 +248,13 @@ def test_the_command_refuses_to_overwrite_a_hand_written_file(project: Path, tmp
     assert not (tmp_path / "elsewhere").exists()
 
 
-@pytest.mark.parametrize(("path", "same_document"), [("/static/clock.html", "3번 요청했고, 문서는 바뀌지 않았습니다"),
-                                                     ("/static/en/clock.html", "3; the document has not changed")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "same_document"),
+    [
+        ("/static/clock.html", "3번 요청했고, 문서는 바뀌지 않았습니다"),
+        ("/static/en/clock.html", "3; the document has not changed"),
+    ],
+)
 def test_a_static_page_with_fetched_data_keeps_its_hash_while_the_data_changes(
     page: Page, server: LiveServer, problems: PageProblems, path: str, same_document: str
 ) -> None:

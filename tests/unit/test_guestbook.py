@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from tests.conftest import postgres_url_or_skip
+from tests.conftest import postgres_url_or_skip, with_postgres_options
 from tests.unit.conftest import MakeClient
 from webapp.settings import Settings
 
@@ -282,7 +282,7 @@ def test_without_a_database_the_database_endpoints_answer_503(no_database: TestC
 
 def test_times_stay_right_when_the_postgresql_session_is_in_seoul(make_client: MakeClient) -> None:
     """A server in Korea is likely set to Asia/Seoul; the stored moment and the time shown must not move."""
-    url = postgres_url_or_skip() + "?options=-c%20timezone%3DAsia%2FSeoul"
+    url = with_postgres_options(postgres_url_or_skip(), "-c timezone=Asia/Seoul")
     engine = create_engine(url)
     with engine.connect() as connection:
         assert connection.execute(text("SHOW timezone")).scalar() == "Asia/Seoul"

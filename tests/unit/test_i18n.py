@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from datetime import UTC, datetime
@@ -22,7 +23,8 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
 
 
-def _template_messages() -> set[str]:
+@functools.cache
+def _template_messages() -> frozenset[str]:
     """Every message the pages and the terminal show: the templates', and the `_("…")` calls in tools/ and webapp/."""
     method_map = [("**.html", "jinja2"), ("**.py", "python")]
     options = {"**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
@@ -31,7 +33,7 @@ def _template_messages() -> set[str]:
         for folder in ("templates", "tools", "webapp")
         for _, _, message, _, _ in extract_from_dir(str(PROJECT_ROOT / folder), method_map, options_map=options)
     ]
-    return {message for message in found if isinstance(message, str)}
+    return frozenset(message for message in found if isinstance(message, str))
 
 
 def _catalog(language: str) -> dict[str, str]:
