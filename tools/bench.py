@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -378,7 +379,7 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
             cpu_after = cpu_seconds(pid) if pid else None
             if cpu_before is not None and cpu_after is not None and figures["requests"]:
                 figures["cpu_us_per_request"] = round((cpu_after - cpu_before) / figures["requests"] * 1e6, 1)
-            commands.append(" ".join(command))
+            commands.append(shlex.join(command))  # pasted into a shell, -H 'If-None-Match: "…"' stays one argument
             print(f"  {pad(_(case.label), 52)} {figures['requests_per_second']:>10,.0f} req/s", flush=True)
             return {"url": url, **figures}
 

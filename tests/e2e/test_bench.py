@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +51,11 @@ def test_quick_benchmark_run_measures_every_case(tmp_path: Path) -> None:
     paired = [name for pair in CLOSE_PAIRS for name in pair]
     assert repeated == dict.fromkeys(paired, PAIR_REPEATS)
     assert len(results["wrk_commands"]) == len(CASES) + (PAIR_REPEATS - 1) * len(paired)
+    # /bench shows these to copy into a shell: the revalidation header must arrive as one argument.
+    revalidations = [shlex.split(command) for command in results["wrk_commands"] if "If-None-Match" in command]
+    assert revalidations and all(
+        re.fullmatch(r'If-None-Match: (W/)?"[^"]+"', words[words.index("-H") + 1]) for words in revalidations
+    )
     assert "static through nginx vs through uvicorn" in result.stdout
     assert results["quick"] is True  # /bench marks it as rough
     assert results["command"].endswith(" -m tools.bench --quick --output " + str(output))
