@@ -12,8 +12,8 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # Each page's terms, and how the page itself writes each (in either language): a box explains only what the page uses.
 PAGE_TERMS = {
     "/compare": ["hash", "etag", "not_modified", "worker", "stack"],
-    "/spectrum": ["hash", "etag", "not_modified", "worker", "stack", "shared_cache"],
-    "/bench": ["throughput", "ceiling", "asgi", "worker", "stack", "percentiles", "microseconds"],
+    "/spectrum": ["hash", "etag", "not_modified", "worker", "stack", "shared_cache", "cache_key"],
+    "/bench": ["throughput", "ceiling", "asgi", "middleware", "worker", "stack", "percentiles", "microseconds"],
 }
 WRITTEN_AS = {
     "hash": ("해시", "hash"),
@@ -27,12 +27,16 @@ WRITTEN_AS = {
     "asgi": ("ASGI",),
     "percentiles": ("p50", "p99"),
     "microseconds": ("µs",),
+    "cache_key": ("캐시 키", "cache key"),
+    "middleware": ("미들웨어", "middleware"),
 }
 LABELS = {
     "ko": {"hash": "해시", "worker": "워커", "stack": "스택", "throughput": "처리량", "ceiling": "상한",
-           "shared_cache": "공유 캐시, 앞단의 캐시", "asgi": "ASGI 앱", "percentiles": "p50 / p99"},
+           "shared_cache": "공유 캐시, 앞단의 캐시", "asgi": "ASGI 앱", "percentiles": "p50 / p99",
+           "cache_key": "캐시 키", "middleware": "미들웨어"},
     "en": {"hash": "hash", "worker": "worker", "stack": "stack", "throughput": "throughput", "ceiling": "ceiling",
-           "shared_cache": "shared cache, cache in front", "asgi": "ASGI app", "percentiles": "p50 / p99"},
+           "shared_cache": "shared cache, cache in front", "asgi": "ASGI app", "percentiles": "p50 / p99",
+           "cache_key": "cache key", "middleware": "middleware"},
 }  # fmt: skip
 
 
