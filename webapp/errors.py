@@ -1,7 +1,8 @@
-"""What the JSON API answers when the database is down: one handler, one sentence.
+"""What the JSON API answers when something is wrong, in the language the pages would choose.
 
-Storage code raises DatabaseUnavailable and speaks no HTTP; pages catch it
-themselves and render with a notice instead.
+The database down: a 503 with one sentence (storage code raises DatabaseUnavailable
+and speaks no HTTP; pages catch it themselves and render with a notice instead).
+An invalid request: a 422 that says what is wrong with each part, never the value sent.
 """
 
 from __future__ import annotations

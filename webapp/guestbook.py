@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from webapp.crossorigin import cross_site_origin
 from webapp.database import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, Database, DatabaseUnavailable, Entry
 from webapp.deps import CountedView, DatabaseDep, PageViews, PostLimiterDep, count_page_view
-from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE, TranslatableProblem
+from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE, TranslatableProblem, translator
 from webapp.i18n import N_
 from webapp.links import path_for
 from webapp.templating import render
@@ -112,14 +112,15 @@ class EntryList(BaseModel):
     entries: list[EntryOut]
 
 
-def too_many_posts_detail(seconds: int) -> str:
-    return f"Too many guestbook posts from your address in a short time. Try again in {seconds} s."
+def too_many_posts_detail(request: Request, seconds: int) -> str:
+    message = N_("Too many guestbook posts from your IP address in a short time. Try again in %(seconds)s s.")
+    return translator(request)(message) % {"seconds": seconds}
 
 
 async def api_post_allowed(request: Request, limiter: PostLimiterDep) -> None:
     """429 with Retry-After when this address has posted too often (checked before the body is read)."""
     if seconds := limiter.wait_seconds(visitor_of(request.scope)):
-        raise HTTPException(429, too_many_posts_detail(seconds), headers={"Retry-After": str(seconds)})
+        raise HTTPException(429, too_many_posts_detail(request, seconds), headers={"Retry-After": str(seconds)})
 
 
 api_router = APIRouter(prefix="/api/guestbook", tags=["guestbook"])
@@ -154,15 +155,18 @@ async def read_entry_form(request: Request) -> dict[str, str]:
     """The form's two fields exactly as typed. Async: the body is read on the event loop."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_CONTENT_TYPE:
-        raise HTTPException(status_code=415, detail=f"Send the form as {FORM_CONTENT_TYPE}.")
+        detail = translator(request)(N_("Send the form as %(type)s.")) % {"type": FORM_CONTENT_TYPE}
+        raise HTTPException(status_code=415, detail=detail)
     try:
         body = await request.body()
     except ClientDisconnect:  # gone before the form arrived: nobody to answer, and nothing went wrong here
-        raise HTTPException(status_code=400, detail="The form did not arrive: the connection closed.") from None
+        detail = translator(request)(N_("The form did not arrive: the connection closed."))
+        raise HTTPException(status_code=400, detail=detail) from None
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
     except (UnicodeDecodeError, ValueError):
-        raise HTTPException(status_code=400, detail="The form could not be read: it is not valid UTF-8.") from None
+        detail = translator(request)(N_("The form could not be read: it is not valid UTF-8."))
+        raise HTTPException(status_code=400, detail=detail) from None
     return {key: fields.get(key, [""])[0] for key in ("name", "message")}
 
 

@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from webapp.benchresults import latest_run
 from webapp.caching import ICON_REDIRECT, MADE_FOR_THIS_REQUEST
 from webapp.deps import CountedView, ProcessDep, RequestLogDep, SettingsDep, SourceFilesDep
+from webapp.errors import translator
+from webapp.i18n import N_
 from webapp.links import path_for
 from webapp.process import Render, now
 from webapp.sources import SourceFiles, SourceNotFound
@@ -127,7 +129,8 @@ async def _source_page(
     try:
         source = await sources.read(root, path)
     except SourceNotFound:
-        raise HTTPException(status_code=404, detail=f"No such file in {folder}/ to show.") from None
+        detail = translator(request)(N_("No such file in %(folder)s/ to show.")) % {"folder": folder}
+        raise HTTPException(status_code=404, detail=detail) from None
     return render(
         request,
         "source.html",

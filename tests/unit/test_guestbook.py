@@ -189,7 +189,9 @@ def test_the_english_form_asks_for_each_field_in_its_own_sentence(db_client: Tes
 
 def test_form_with_invalid_utf8_or_wrong_type_is_refused(db_client: TestClient) -> None:
     assert db_client.post("/guestbook", content=b"name=%ff&message=\xff", headers=FORM).status_code == 400
-    assert db_client.post("/guestbook", json={"name": "a", "message": "b"}).status_code == 415
+    refused = db_client.post("/guestbook", json={"name": "a", "message": "b"})
+    assert refused.status_code == 415
+    assert refused.json() == {"detail": "폼을 application/x-www-form-urlencoded 형식으로 보내 주세요."}
     assert _entries(db_client) == []
 
 

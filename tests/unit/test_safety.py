@@ -218,7 +218,8 @@ def test_posts_beyond_the_limit_get_429_with_retry_after(site_settings: Settings
         refused = me.post("/api/guestbook", json={"name": "a", "message": "again"})
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 20
-        assert "Too many guestbook posts" in refused.json()["detail"]
+        assert "Too many guestbook posts" in me.post("/api/guestbook?lang=en", json={"name": "a"}).json()["detail"]
+        assert refused.json()["detail"].startswith("짧은 시간에 같은 IP 주소에서 방명록 메시지를 너무 많이 보냈습니다.")
         form = me.post("/guestbook", data={"name": "kim", "message": "hello"}, headers={"Accept-Language": "ko"})
         assert form.status_code == 429 and "retry-after" in form.headers
         assert "초 기다린 뒤 다시 보내 주세요" in form.text and 'value="kim"' in form.text

@@ -48,9 +48,11 @@ def test_template_source_before_any_render_says_so(client: TestClient) -> None:
 
 
 def test_missing_source_answers_404_with_a_sentence(client: TestClient) -> None:
-    response = client.get("/source/static/nope.css")
+    response = client.get("/source/static/nope.css", params={"lang": "en"})
     assert response.status_code == 404
     assert response.json() == {"detail": "No such file in static/ to show."}
+    korean = client.get("/source/static/nope.css", params={"lang": "ko"})
+    assert korean.json() == {"detail": "static/ 폴더에 보여 줄 파일이 없습니다."}
 
 
 @pytest.fixture
