@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tools.processes import (
     stop_process,
     wait_until_listening,
 )
+from tools.runfolder import PRIVATE_FILE, PRIVATE_UMASK, make_private, write_private
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "nginx_conf"
 SITE_TEMPLATE = "site.conf.j2"
@@ -100,13 +102,14 @@ def nginx_program(path: str | None = None) -> str:
 def start_nginx(nginx: str, config_text: str, run_dir: Path, ports: list[int], *, what: str) -> subprocess.Popen[bytes]:
     """Write the configuration into `run_dir`, run nginx on it in the foreground and return once it
     listens on every port; if it cannot start, stop it and raise ProgramError with what nginx said."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_private(run_dir)
     config = run_dir / "nginx.conf"
-    config.write_text(config_text)
+    write_private(config, config_text)  # it may hold the secret the workers believe nginx by
     said = run_dir / "stderr.log"  # what nginx says before its error log is open: a bad config, a busy port
     command = [nginx, "-p", str(run_dir), "-c", str(config), "-e", str(run_dir / "error.log"), "-g", "daemon off;"]
-    with open(said, "wb") as stderr:
-        process = spawn(command, stderr=stderr)
+    with os.fdopen(os.open(said, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as stderr:
+        # nginx creates its logs 0644; under this umask they are 0600, as the rest of the run folder.
+        process = spawn(command, stderr=stderr, umask=PRIVATE_UMASK)
     try:
         for port in ports:
             wait_until_listening(port, process, what)
@@ -123,7 +126,8 @@ def readable_by_everyone(folder: Path) -> bool:
         if not parent.stat().st_mode & stat.S_IXOTH:
             return False
     return all(
-        path.stat().st_mode & (stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
+        path.is_symlink()  # never followed: nginx refuses every link in static/
+        or path.stat().st_mode & (stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
         for path in [folder, *folder.rglob("*")]
     )
 
@@ -133,30 +137,92 @@ def static_dir_for_workers(static_dir: Path) -> tuple[Path, Path | None]:
 
     Started as root, the workers run as an unprivileged user who may not be able to
     reach the project (a checkout inside a private folder, as CI makes). Then they get a
-    mirror of static/ in a folder they can reach: hard links where possible, so a file
-    edited in place shows at once, else copies with the same times (the same ETags).
+    mirror of static/ in a folder they can reach (see refresh_mirror), which the stack
+    refreshes while it runs.
     """
     if not worker_user() or readable_by_everyone(static_dir):
         return static_dir, None
     mirror_root = Path(tempfile.mkdtemp(prefix="webapp-static-"))
     mirror_root.chmod(0o755)
     mirror = mirror_root / "static"
-
-    def link_or_copy(source: str, destination: str) -> object:
-        if os.stat(source).st_mode & stat.S_IROTH:
-            try:
-                os.link(source, destination)
-                return destination
-            except OSError:  # another file system
-                pass
-        shutil.copy2(source, destination)
-        os.chmod(destination, 0o644)  # the copy's mode, not the project file's
-        return destination
-
-    shutil.copytree(static_dir, mirror, copy_function=link_or_copy)
-    for folder in [mirror, *(path for path in mirror.rglob("*") if path.is_dir())]:
-        folder.chmod(0o755)
+    refresh_mirror(static_dir, mirror)
     return mirror, mirror_root
+
+
+def refresh_mirror(source: Path, mirror: Path) -> bool:
+    """Make `mirror` hold what `source` holds now; return whether anything had to change.
+
+    Files are hard links where possible, so a file edited in place shows at once, else
+    copies with the same times (the same ETags). A file replaced whole (a new pre-render,
+    an editor that saves by renaming) is a new file: it shows once this runs again.
+    Symbolic links stay links, which nginx refuses as it refuses them in static/ itself.
+    """
+    changed = False
+    wanted = {Path(".")}
+    for folder, folders, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        for name in [*folders, *files]:
+            wanted.add(relative / name)
+            changed |= _mirror_one(Path(folder) / name, mirror / relative / name, mirror)
+    for path in sorted(mirror.rglob("*"), key=lambda path: len(path.parts), reverse=True):
+        if path.relative_to(mirror) not in wanted:
+            path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+            changed = True
+    return changed
+
+
+def _mirror_one(original: Path, copy: Path, mirror: Path) -> bool:
+    if not mirror.exists():
+        mirror.mkdir(mode=0o755, parents=True)
+        mirror.chmod(0o755)
+    if original.is_symlink():
+        if copy.is_symlink() and os.readlink(copy) == os.readlink(original):
+            return False
+        _replace_with(copy, lambda temporary: os.symlink(os.readlink(original), temporary))
+        return True
+    if original.is_dir():
+        if copy.is_dir() and not copy.is_symlink():
+            return False
+        copy.mkdir(mode=0o755)
+        copy.chmod(0o755)
+        return True
+    if _same_file(original, copy):
+        return False
+    _replace_with(copy, lambda temporary: _link_or_copy(original, temporary))
+    return True
+
+
+def _same_file(original: Path, copy: Path) -> bool:
+    try:
+        source, mirrored = original.stat(), copy.lstat()
+    except FileNotFoundError:
+        return False
+    linked = (source.st_ino, source.st_dev) == (mirrored.st_ino, mirrored.st_dev)
+    copied = stat.S_ISREG(mirrored.st_mode) and (source.st_size, source.st_mtime_ns) == (
+        mirrored.st_size,
+        mirrored.st_mtime_ns,
+    )
+    return linked or copied
+
+
+def _replace_with(copy: Path, make: Callable[[Path], object]) -> None:
+    """Make the new entry beside `copy`, then rename it over: nginx sees the old file or the new one."""
+    temporary = copy.with_name(f".{copy.name}.mirroring")
+    temporary.unlink(missing_ok=True)
+    make(temporary)
+    temporary.replace(copy)
+
+
+def _link_or_copy(original: Path, destination: Path) -> None:
+    if original.stat().st_mode & stat.S_IROTH:
+        try:
+            os.link(original, destination)
+            return
+        except OSError:  # another file system
+            pass
+    # With the file's own mode: one that others may not read stays so, and nginx refuses it (403), as it
+    # would in static/ itself.
+    shutil.copy2(original, destination)
 
 
 def cache_dir_for_workers(run_dir: Path) -> tuple[Path, Path | None]:

@@ -11,25 +11,31 @@ stay as they were when they were rendered.
 
 <out> (default <static-dir>/prerendered) must lie inside the static folder.
 A file this command did not write, or one edited since it wrote it, is never
-overwritten: <out>/.prerendered.json remembers what it wrote.
+overwritten: <out>/.prerendered.json remembers what it wrote. It writes only
+through folders it opened itself from the static folder down, never through a
+link, so a folder swapped for a link while it runs leads nothing outside.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
+import secrets
+import stat
 import sys
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from starlette.types import ASGIApp, Message, Scope
 
@@ -55,6 +61,22 @@ USER_AGENT = "python -m tools.prerender"  # also the command the page says made 
 GZIP_LEVEL = 9
 GZIP_SOURCE = f"gzip -{GZIP_LEVEL} of "
 FILE_MODE = 0o644  # nginx's workers may run as another user: they must be able to read the files
+# What .prerendered.json may hold: the names pages_for() gives and their sha256, about 100 bytes a file.
+MANIFEST_FILE = re.compile(r"[a-z0-9_-]+(?:/[a-z0-9_-]+)*\.html(?:\.gz)?")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+MANIFEST_MAX_BYTES = 1024 * 1024
+
+# Folders are opened one name at a time from the static folder down, never through a link, and files are made
+# and renamed inside a folder held open (openat, renameat): a folder swapped for a link after the checks cannot
+# lead a write outside static/. Windows has no dir_fd for os.open (nor opens a folder at all): there each folder
+# is checked by name just before it is used, and a link put there between that check and the write is not caught.
+FOLDER_FDS = os.open in os.supports_dir_fd and os.rename in os.supports_dir_fd
+NO_FOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: bytes as they are, no \n -> \r\n
+NON_BLOCKING: int = getattr(os, "O_NONBLOCK", 0)  # a FIFO where a file should be opens at once, and is refused
+READ_FLAGS = os.O_RDONLY | NO_FOLLOW | NON_BLOCKING | BINARY
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW | BINARY
+NOT_A_FOLDER = (errno.ENOTDIR, errno.ELOOP, errno.EMLINK)  # what opening a link or a file as a folder gives
 
 
 class PrerenderRefused(Exception):
@@ -118,13 +140,25 @@ def pages_for(paths: Sequence[str]) -> list[Page]:
     return list(pages.values())
 
 
+def resolved(path: Path) -> Path:
+    """Given a path, return it with its links followed; refuse one whose links go round in a loop."""
+    try:
+        return path.resolve()
+    except RuntimeError:  # "Symlink loop" up to Python 3.12; 3.13 raises OSError(ELOOP)
+        pass
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise failure(error, path, writing=False) from None
+    raise BadArgument(_("%(path)s leads nowhere: its symbolic links go round in a loop.") % {"path": path})
+
+
 def checked_out(static_dir: Path, out: Path) -> Path:
     """Given the static folder and the output folder, return the output folder with its links followed;
     refuse one that is not strictly inside the static folder or that lies in a dot-folder."""
-    static_real = static_dir.resolve()
+    static_real = resolved(static_dir)
     if not static_real.is_dir():
         raise BadArgument(_("The static folder %(folder)s does not exist.") % {"folder": shown(static_dir)})
-    out_real = out.resolve()
+    out_real = resolved(out)
     if out_real == static_real:
         raise BadArgument(
             _(
@@ -152,57 +186,229 @@ def checked_out(static_dir: Path, out: Path) -> Path:
     return out_real
 
 
-def read_manifest(out: Path) -> dict[str, str]:
-    """Given the output folder, return what this command wrote there before: file (relative, with /) -> sha256."""
-    manifest = out / MANIFEST_NAME
-    if not os.path.lexists(manifest):
-        return {}
-    if manifest.is_symlink() or not manifest.is_file():
-        raise PrerenderRefused(_("%(file)s is not a regular file; move it away.") % {"file": shown(manifest)})
+class NotAFolder(Exception):
+    """A name on the way to a file is a symbolic link or a file, not a folder."""
+
+    def __init__(self, path: Path, *, link: bool) -> None:
+        super().__init__(str(path))
+        self.path = path
+        self.link = link
+
+
+class NotARegularFile(Exception):
+    """A name where a file is read is a symbolic link, a folder, a FIFO...: not a regular file."""
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder inside the static folder, held open: reached from the static folder one name at a time and never
+    through a link, so that swapping a name for a link after a check cannot lead a write anywhere else."""
+
+    path: Path  # what a message calls it (and, without FOLDER_FDS, where it is)
+    fd: int | None  # None without FOLDER_FDS
+
+    def name(self, name: str) -> str:
+        """Given a name inside this folder, return what the os functions take along with dir_fd=self.fd."""
+        return name if self.fd is not None else str(self.path / name)
+
+
+def failure(error: OSError, path: Path, *, writing: bool) -> PrerenderRefused:
+    """Given an error of the file system and the path it is about, return the refusal that says it in a sentence."""
+    if isinstance(error, FileNotFoundError):
+        said = _("%(path)s was removed while this command was running: run it again.")
+        return PrerenderRefused(said % {"path": shown(path)})
+    said = _("%(path)s could not be written: %(error)s.") if writing else _("%(path)s could not be read: %(error)s.")
+    return PrerenderRefused(said % {"path": shown(path), "error": error.strerror or error})
+
+
+def is_a_link(folder: Folder, name: str) -> bool:
     try:
-        entries = json.loads(manifest.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return stat.S_ISLNK(os.stat(folder.name(name), dir_fd=folder.fd, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def open_static(static_real: Path, folders: ExitStack) -> Folder:
+    """Given the static folder (its links followed), return it opened; `folders` closes it."""
+    if not FOLDER_FDS:
+        return Folder(static_real, None)
+    try:
+        fd = os.open(static_real, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise failure(error, static_real, writing=False) from None
+    folders.callback(os.close, fd)
+    return Folder(static_real, fd)
+
+
+def open_child(parent: Folder, name: str, folders: ExitStack, *, create: bool) -> Folder | None:
+    """Given an open folder and a name in it, return the folder of that name opened without following a link
+    (made first if `create`), or None if there is none; raise NotAFolder if it is a link or a file."""
+    path = parent.path / name
+    try:
+        if create:
+            with suppress(FileExistsError):
+                os.mkdir(parent.name(name), dir_fd=parent.fd)
+        if parent.fd is None:
+            return checked_by_name(path)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent.fd)
+    except FileNotFoundError as error:
+        if create:  # the folder it was made in, or the one just made, was removed meanwhile
+            raise failure(error, path, writing=True) from None
+        return None
+    except OSError as error:
+        if error.errno in NOT_A_FOLDER:
+            raise NotAFolder(path, link=is_a_link(parent, name)) from None
+        raise failure(error, path, writing=create) from None
+    folders.callback(os.close, fd)
+    return Folder(path, fd)
+
+
+def checked_by_name(path: Path) -> Folder:
+    """Without FOLDER_FDS: given a folder's path, return it if it is a folder that no link leads to (checked now,
+    and again only at the next write: a link put there in between is not caught)."""
+    info = os.stat(path, follow_symlinks=False)
+    if stat.S_ISLNK(info.st_mode) or os.path.realpath(path) != str(path):
+        raise NotAFolder(path, link=True)
+    if not stat.S_ISDIR(info.st_mode):
+        raise NotAFolder(path, link=False)
+    return Folder(path, None)
+
+
+def open_folders(start: Folder, names: Sequence[str], folders: ExitStack, *, create: bool) -> Folder | None:
+    """Given an open folder and the names of folders below it, return the last one opened, as open_child does."""
+    folder: Folder | None = start
+    for name in names:
+        if folder is None:
+            return None
+        folder = open_child(folder, name, folders, create=create)
+    return folder
+
+
+def file_status(folder: Folder, name: str) -> os.stat_result | None:
+    """Given a folder and a name in it, return what the name is (a link is not followed), or None if nothing."""
+    try:
+        return os.stat(folder.name(name), dir_fd=folder.fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise failure(error, folder.path / name, writing=False) from None
+
+
+@contextmanager
+def opened_regular_file(folder: Folder, name: str) -> Iterator[io.BufferedReader]:
+    """Given a folder and a name in it, open that regular file for reading without following a link, and without
+    waiting on a FIFO; raise NotARegularFile if it is anything else, FileNotFoundError if it is gone."""
+    if folder.fd is None and not stat.S_ISREG(os.stat(folder.name(name), follow_symlinks=False).st_mode):
+        raise NotARegularFile(name)
+    try:
+        fd = os.open(folder.name(name), READ_FLAGS, dir_fd=folder.fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW met a link (EMLINK on FreeBSD)
+            raise NotARegularFile(name) from None
+        raise
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(name)
+        yield file
+
+
+def read_manifest(out: Folder | None) -> dict[str, str]:
+    """Given the output folder (None: not made yet), return what this command wrote there before:
+    file (relative, with /) -> sha256. Refuse a manifest this command cannot have written."""
+    if out is None:
+        return {}
+    path = out.path / MANIFEST_NAME
+    try:
+        with opened_regular_file(out, MANIFEST_NAME) as file:
+            data = file.read(MANIFEST_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return {}
+    except NotARegularFile:
+        raise PrerenderRefused(_("%(file)s is not a regular file; move it away.") % {"file": shown(path)}) from None
+    except OSError as error:
+        raise failure(error, path, writing=False) from None
+    return manifest_in(data, path)
+
+
+def manifest_in(data: bytes, path: Path) -> dict[str, str]:
+    """Given the bytes of a manifest and its path, return its entries; refuse anything but a small flat JSON object
+    of the files this command writes and their sha256 (one nested deeper than Python's recursion limit included)."""
+    entries: object = None
+    if len(data) <= MANIFEST_MAX_BYTES:
+        try:
+            entries = json.loads(data.decode("utf-8"))
+        except ValueError as error:  # not UTF-8, not JSON, or a number too long to read
+            raise PrerenderRefused(
+                _("%(file)s is not a manifest this command wrote (%(error)s); move it away.")
+                % {"file": shown(path), "error": error}
+            ) from None
+        except RecursionError:
+            entries = None
+    if not is_manifest(entries):
         raise PrerenderRefused(
-            _("%(file)s is not a list this command wrote (%(error)s); move it away.")
-            % {"file": shown(manifest), "error": error}
-        ) from None
-    if not isinstance(entries, dict) or not all(isinstance(value, str) for value in entries.values()):
-        raise PrerenderRefused(
-            _("%(file)s is not a list this command wrote; move it away.") % {"file": shown(manifest)}
+            _("%(file)s is not a manifest this command wrote; move it away.") % {"file": shown(path)}
         )
     return entries
+
+
+def is_manifest(entries: object) -> TypeGuard[dict[str, str]]:
+    return isinstance(entries, dict) and all(
+        isinstance(file, str) and MANIFEST_FILE.fullmatch(file) and isinstance(sha, str) and SHA256.fullmatch(sha)
+        for file, sha in entries.items()
+    )
 
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def problem_with(out: Path, file: str, manifest: dict[str, str]) -> str | None:
-    """Given a file to write (relative to <out>), return why it must not be written, or None if it may be."""
-    target = out / file
-    for folder in [*reversed(target.relative_to(out).parents)][1:]:
-        where = out / folder
-        if os.path.lexists(where) and (where.is_symlink() or not where.is_dir()):
-            if where.is_symlink():
+def problem_with(out: Folder, file: str, manifest: dict[str, str]) -> str | None:
+    """Given the output folder and a file to write in it (relative, with /), return why it must not be written,
+    or None if it may be."""
+    *names, name = file.split("/")
+    with ExitStack() as folders:
+        try:
+            folder = open_folders(out, names, folders, create=False)
+        except NotAFolder as error:
+            if error.link:
                 said = _("%(folder)s is a symbolic link, so %(name)s cannot be written inside it.")
             else:
                 said = _("%(folder)s is not a folder, so %(name)s cannot be written inside it.")
-            return said % {"folder": shown(where), "name": target.name}
-    if not os.path.lexists(target):
+            return said % {"folder": shown(error.path), "name": name}
+        return None if folder is None else problem_in(folder, name, manifest.get(file))
+
+
+def problem_in(folder: Folder, name: str, sha256: str | None) -> str | None:
+    """Given a folder, the name of a file to write in it and the sha256 this command wrote it with (None: never),
+    return why it must not be written, or None if it may be."""
+    target = folder.path / name
+    info = file_status(folder, name)
+    if info is None:
         return None
-    if target.is_symlink() or not target.is_file():
-        if target.is_symlink():
-            return _("%(file)s is a symbolic link.") % {"file": shown(target)}
+    if stat.S_ISLNK(info.st_mode):
+        return _("%(file)s is a symbolic link.") % {"file": shown(target)}
+    if not stat.S_ISREG(info.st_mode):
         return _("%(file)s is not a regular file.") % {"file": shown(target)}
-    if file not in manifest:
+    if sha256 is None:
         return _("%(file)s exists and was not written by this command.") % {"file": shown(target)}
-    if sha256_of(target.read_bytes()) != manifest[file]:
-        return _("%(file)s was edited since this command wrote it.") % {"file": shown(target)}
+    try:
+        with opened_regular_file(folder, name) as file:
+            if hashlib.file_digest(file, "sha256").hexdigest() != sha256:
+                return _("%(file)s was edited since this command wrote it.") % {"file": shown(target)}
+    except FileNotFoundError:
+        return None
+    except NotARegularFile:
+        return _("%(file)s is not a regular file.") % {"file": shown(target)}
+    except OSError as error:
+        raise failure(error, target, writing=False) from None
     return None
 
 
-def check_targets(out: Path, files: Sequence[str], manifest: dict[str, str]) -> None:
-    """Refuse, naming every one, if any of these files (relative to <out>) must not be overwritten."""
+def check_targets(out: Folder | None, files: Sequence[str], manifest: dict[str, str]) -> None:
+    """Refuse, naming every one, if any of these files (relative to <out>; None: not made yet) must not be
+    overwritten."""
+    if out is None:
+        return
     problems = [problem for file in files if (problem := problem_with(out, file, manifest))]
     if problems:
         raise PrerenderRefused(
@@ -297,31 +503,86 @@ def status_line(status: int) -> str:
         return str(status)
 
 
-def write_atomically(path: Path, data: bytes, *, within: Path, mtime_ns: int | None = None) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the new one, never half of one:
-    a temporary dot-file in the same folder (never served), then renamed over the old name.
-    Refuse if the folder it goes in no longer lies inside `within` (a link put there since the checks)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.realpath(within) != str(within) or not Path(os.path.realpath(path.parent)).is_relative_to(within):
-        raise PrerenderRefused(
-            _("%(folder)s no longer lies inside %(within)s: nothing more was written.")
-            % {"folder": shown(path.parent), "within": shown(within)}
-        )
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as file:
-        temporary = Path(file.name)
+def put(folder: Folder, name: str, data: bytes, *, mtime_ns: int | None = None) -> int:
+    """Write `data` as `name` in the folder so that a reader sees the old file or the new one, never half of one:
+    a new temporary dot-file (never served) beside it, then renamed over the name. Return its modification time."""
+    temporary = f".{name}.{secrets.token_hex(4)}.tmp"
     try:
-        temporary.write_bytes(data)
-        temporary.chmod(FILE_MODE)
-        if mtime_ns is not None:
-            os.utime(temporary, ns=(mtime_ns, mtime_ns))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+        fd = os.open(folder.name(temporary), CREATE_FLAGS, FILE_MODE, dir_fd=folder.fd)
+    except OSError as error:
+        raise failure(error, folder.path, writing=True) from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            made = fd if folder.fd is not None else folder.name(temporary)
+            os.chmod(made, FILE_MODE)  # whatever the umask took away when it was made
+            if mtime_ns is not None:
+                os.utime(made, ns=(mtime_ns, mtime_ns))
+            modified_ns = os.fstat(fd).st_mtime_ns
+        os.replace(folder.name(temporary), folder.name(name), src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
+    except OSError as error:
+        with suppress(OSError):
+            os.unlink(folder.name(temporary), dir_fd=folder.fd)
+        where = folder.path if isinstance(error, FileNotFoundError) else folder.path / name
+        raise failure(error, where, writing=True) from None
+    return modified_ns
 
 
-def write_manifest(out: Path, manifest: dict[str, str]) -> None:
-    present = {file: sha for file, sha in sorted(manifest.items()) if (out / file).is_file()}
-    write_atomically(out / MANIFEST_NAME, (json.dumps(present, indent=2) + "\n").encode(), within=out)
+def put_page_file(folder: Folder, name: str, data: bytes, sha256: str | None, *, mtime_ns: int | None = None) -> int:
+    """As put, once the file there is checked again, just before: someone may have made or edited it since the
+    checks. `sha256` is what this command wrote it with before (None: never)."""
+    if problem_in(folder, name, sha256):
+        raise PrerenderRefused(
+            _(
+                "%(file)s was changed by someone else while this command was running, "
+                "so it stopped and left that file as it is."
+            )
+            % {"file": shown(folder.path / name)}
+        )
+    return put(folder, name, data, mtime_ns=mtime_ns)
+
+
+def write_manifest(out: Folder, manifest: dict[str, str]) -> None:
+    present = {file: sha for file, sha in sorted(manifest.items()) if is_present(out, file)}
+    put(out, MANIFEST_NAME, (json.dumps(present, indent=2) + "\n").encode())
+
+
+def is_present(out: Folder, file: str) -> bool:
+    """Given the output folder and a file in it (relative, with /), return whether it is a regular file there."""
+    *names, name = file.split("/")
+    with ExitStack() as folders, suppress(NotAFolder):
+        folder = open_folders(out, names, folders, create=False)
+        info = None if folder is None else file_status(folder, name)
+        return info is not None and stat.S_ISREG(info.st_mode)
+    return False
+
+
+def write_pages(
+    out: Folder, pages: Sequence[Page], rendered: dict[Page, bytes], manifest: dict[str, str]
+) -> list[Written]:
+    """Given the output folder, the pages and their HTML, write each page and its .gz, noting each in the manifest
+    as soon as it is written; return what was written."""
+    return [file for page in pages for file in write_page(out, page, rendered[page], manifest)]
+
+
+def write_page(out: Folder, page: Page, html: bytes, manifest: dict[str, str]) -> list[Written]:
+    packed = gzip.compress(html, compresslevel=GZIP_LEVEL, mtime=0)
+    *names, name = page.file.split("/")
+    with ExitStack() as folders:
+        folder = open_folders(out, names, folders, create=True)
+        assert folder is not None  # made if it was not there
+        modified_ns = put_page_file(folder, name, html, manifest.get(page.file))
+        manifest[page.file] = sha256_of(html)
+        write_manifest(out, manifest)
+        # The same modification time on both: nginx's gzip_static sends the .gz with the .html's headers.
+        put_page_file(folder, f"{name}.gz", packed, manifest.get(f"{page.file}.gz"), mtime_ns=modified_ns)
+        manifest[f"{page.file}.gz"] = sha256_of(packed)
+        write_manifest(out, manifest)
+    return [
+        Written(folder.path / name, len(html), manifest[page.file], page.source),
+        Written(folder.path / f"{name}.gz", len(packed), manifest[f"{page.file}.gz"], GZIP_SOURCE + page.source),
+    ]
 
 
 def prerender(paths: Sequence[str], *, static_dir: Path, out: Path, database_url: str | None = None) -> list[Written]:
@@ -329,35 +590,37 @@ def prerender(paths: Sequence[str], *, static_dir: Path, out: Path, database_url
     and write it there with its .gz; return what was written. Refuse, writing nothing, when anything is wrong.
     The pages count their views in `database_url`, by default the site's own (DATABASE_URL or data/site.db)."""
     pages = pages_for(paths)
-    out = checked_out(static_dir, out)
-    manifest = read_manifest(out)
+    static_real, out = resolved(static_dir), checked_out(static_dir, out)
+    out_names = out.relative_to(static_real).parts
     files = [name for page in pages for name in (page.file, page.file + ".gz")]
-    check_targets(out, files, manifest)
-    settings = replace(Settings.from_env(), static_dir=static_dir.resolve())
-    rendered = asyncio.run(render_pages(pages, settings, out_url=url_of(out, static_dir)))
-    check_targets(out, files, manifest)  # rendering takes a moment: check again just before writing
-
-    written: list[Written] = []
-    for page in pages:
-        html, packed = rendered[page], gzip.compress(rendered[page], compresslevel=GZIP_LEVEL, mtime=0)
-        html_path = out / page.file
-        write_atomically(html_path, html, within=out)
-        manifest[page.file] = sha256_of(html)
-        write_manifest(out, manifest)
-        # The same modification time on both: nginx's gzip_static sends the .gz with the .html's headers.
-        write_atomically(Path(f"{html_path}.gz"), packed, within=out, mtime_ns=html_path.stat().st_mtime_ns)
-        manifest[page.file + ".gz"] = sha256_of(packed)
-        write_manifest(out, manifest)
-        written.append(Written(html_path, len(html), manifest[page.file], page.source))
-        written.append(
-            Written(Path(f"{html_path}.gz"), len(packed), manifest[page.file + ".gz"], GZIP_SOURCE + page.source)
-        )
-    return written
+    try:
+        with ExitStack() as folders:
+            out_folder = open_folders(open_static(static_real, folders), out_names, folders, create=False)
+            manifest = read_manifest(out_folder)
+            check_targets(out_folder, files, manifest)
+        settings = replace(Settings.from_env(), static_dir=static_real)
+        # Rendering takes a moment, and anything may change meanwhile: everything is checked again after it.
+        rendered = asyncio.run(render_pages(pages, settings, out_url=url_of(out, static_real)))
+        with ExitStack() as folders:
+            static = open_static(static_real, folders)
+            check_targets(open_folders(static, out_names, folders, create=False), files, manifest)  # once more
+            out_folder = open_folders(static, out_names, folders, create=True)
+            assert out_folder is not None  # made if it was not there
+            return write_pages(out_folder, pages, rendered, manifest)
+    except NotAFolder as error:
+        raise PrerenderRefused(
+            _(
+                "%(folder)s was replaced by a symbolic link or a file while this command was running, "
+                "so it stopped without writing there."
+            )
+            % {"folder": shown(error.path)}
+        ) from None
 
 
 def url_of(path: Path, static_dir: Path) -> str:
-    """Given a file inside the static folder, return the URL path the site serves it at: /static/prerendered/x.html."""
-    return f"{STATIC_URL}/{path.resolve().relative_to(static_dir.resolve()).as_posix()}"
+    """Given a file inside the static folder and that folder, spelled alike, return the URL path the site serves
+    the file at: /static/prerendered/x.html. No link is followed: one may have been put on the way since."""
+    return f"{STATIC_URL}/{path.relative_to(static_dir).as_posix()}"
 
 
 def shown(path: Path) -> str:
@@ -368,6 +631,7 @@ def shown(path: Path) -> str:
 
 def report(written: Sequence[Written], static_dir: Path) -> list[str]:
     """Given what was written, return the lines that tell a person: one per file, then where each page is served."""
+    static_real = resolved(static_dir)  # what the written paths start with
     width = max((len(shown(file.path)) for file in written), default=0)
     lines = []
     for file in written:
@@ -382,7 +646,7 @@ def report(written: Sequence[Written], static_dir: Path) -> list[str]:
     pages = [file for file in written if not file.source.startswith(GZIP_SOURCE)]
     per_path = len(LANGUAGES)  # each path's pages come together, one per language
     for first in range(0, len(pages), per_path):
-        urls = [url_of(page.path, static_dir) for page in pages[first : first + per_path]]
+        urls = [url_of(page.path, static_real) for page in pages[first : first + per_path]]
         lines.append(_("served at %(urls)s") % {"urls": _(" and ").join(urls)})
     return lines
 

@@ -96,8 +96,9 @@ def uvicorn_command(port: int, *extra_args: str, app: str = SITE_APP, app_dir: P
     ]  # fmt: skip
 
 
-# Behind nginx: believe X-Forwarded-For / -Proto only from the proxy on this machine.
-PROXY_ARGS = ("--proxy-headers", "--forwarded-allow-ips", HOST)
+# Behind nginx: uvicorn's own --proxy-headers would believe X-Forwarded-For from any program on
+# this machine; the site believes it only with the stack's secret (webapp/visitors.py).
+PROXY_ARGS = ("--no-proxy-headers",)
 
 
 def _die_with_parent() -> None:
@@ -114,9 +115,11 @@ def spawn(
     cwd: Path | None = None,
     stdout: IO[bytes] | int | None = None,
     stderr: IO[bytes] | int | None = None,
+    umask: int = -1,
 ) -> subprocess.Popen[bytes]:
     """Start `command` in a session of its own: Ctrl-C reaches only the tool, which then stops
-    its children in order, and stop_process can stop a child with everything it started."""
+    its children in order, and stop_process can stop a child with everything it started.
+    `umask` (-1: this process's own) limits the modes of the files the child creates."""
     return subprocess.Popen(
         command,
         env=None if env is None else dict(env),
@@ -125,6 +128,7 @@ def spawn(
         stderr=stderr,
         start_new_session=True,
         preexec_fn=_die_with_parent,
+        umask=umask,
     )
 
 

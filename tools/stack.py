@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import secrets
 import shutil
 import signal
@@ -19,20 +21,21 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from tools import nginx
+from tools.certificate import ensure_certificate, server_name
+from tools.health import PingWatch
 from tools.processes import (
     HOST,
     PROXY_ARGS,
     ProgramError,
     child_environment,
     describe_exit,
-    find_program,
     free_port,
-    install_hint,
     refused_on_windows,
     require_free,
     spawn,
@@ -40,9 +43,11 @@ from tools.processes import (
     uvicorn_command,
     wait_until_listening,
 )
+from tools.runfolder import keep_small, make_private, open_private_log, write_private
 from webapp import caching, fingerprints
 from webapp.database import DEADLINE_SECONDS
 from webapp.headers import SECURITY_HEADERS
+from webapp.logs import LOGGED_PATH_LENGTH
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
 from webapp.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_STATIC_CACHE_CONTROL
 from webapp.spectrum import PRERENDERED_FOLDER
@@ -51,43 +56,43 @@ from webapp.terminal import text as _
 
 DEFAULT_RUN_DIR = PROJECT_ROOT / ".run" / "stack"
 SUPERVISE_INTERVAL = 0.2
+# A worker that is alive but answers nothing (a deadlock, an endless loop, SIGSTOP) keeps getting its
+# share of requests from nginx. So the stack asks each worker's /ping directly (tools/health.py) every
+# HEALTH_CHECK_INTERVAL s, waits HEALTH_CHECK_TIMEOUT s for each answer, and kills and restarts a worker
+# that fails HEALTH_CHECK_FAILURES checks in a row: one is replaced within about
+# HEALTH_CHECK_INTERVAL + HEALTH_CHECK_FAILURES * HEALTH_CHECK_TIMEOUT = 4 s (docs/stack.md says 5 s).
+# A busy worker is not a hung one: /ping never waits for the database (its calls run on threads of their
+# own, webapp/lanes.py), so a worker answers it in milliseconds even while every page waits for a stalled
+# database, as tests/e2e/test_database_stall.py requires (within 1 s). Three silent checks in a row are
+# 3 s of silence, longer than the longest wait for the database (DEADLINE_SECONDS), so one slow moment
+# (a pause of the machine, a burst of requests) is never taken for a hang.
+HEALTH_CHECK_INTERVAL = 1.0
+HEALTH_CHECK_TIMEOUT = 1.0
+HEALTH_CHECK_FAILURES = 3
 PRERENDER_SECONDS = 60
-# Per client address, except this machine's own 127.0.0.1 (see site.conf.j2).
+# Per client address, except the owner's own direct requests (see site.conf.j2).
 CLIENT_LIMITS = {
     "connections": 32,
     "requests_per_second": 20,
     "request_burst": 40,
     "posts_per_minute": 10,
     "post_burst": 5,
+    # What nginx answers itself (files, its redirects and 404s): hundreds a second, so a room loading pages
+    # at once from one address is never refused, while a flood writes at most this many log lines a second.
+    "static_per_second": 250,
+    "static_burst": 500,
 }
+# Each log in the run folder (nginx's access and error logs, the workers' logs) is kept under this size:
+# past it, the stack moves it aside as <name>.1 (replacing the one before) and starts it again empty.
+LOG_FILE_BYTES = 8 * 1024 * 1024
+LOG_CHECK_INTERVAL = 2.0
+HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
 
 def default_server_names() -> list[str]:
     """The host names the stack answers to: localhost, 127.0.0.1 and this machine's name."""
     names = ["localhost", HOST, socket.gethostname().lower()]
     return list(dict.fromkeys(name for name in names if name))
-
-
-def ensure_certificate(tls_dir: Path) -> tuple[Path, Path]:
-    """Return (certificate, key) for localhost, made with openssl on first use."""
-    certificate, key = tls_dir / "localhost.crt", tls_dir / "localhost.key"
-    if certificate.exists() and key.exists():
-        return certificate, key
-    openssl = find_program("openssl")
-    if openssl is None:
-        raise ProgramError(install_hint("openssl"))
-    tls_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
-            "-keyout", str(key), "-out", str(certificate), "-subj", "/CN=localhost",
-            "-addext", f"subjectAltName=DNS:localhost,IP:{HOST}",
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    key.chmod(0o600)
-    return certificate, key
 
 
 def render_site_config(
@@ -103,6 +108,8 @@ def render_site_config(
     static_dir: Path = STATIC_DIR,
     cache_dir: Path | None = None,
     nginx_workers: int | str = "auto",
+    redirect_to_https: bool = False,
+    trusted_forwarder_header: str = "",
 ) -> str:
     """The stack's nginx configuration: static/ from disk, everything else to the workers."""
     return nginx.render_config(
@@ -130,6 +137,10 @@ def render_site_config(
         icon_redirect_cache_control=caching.ICON_REDIRECT,
         shared_seconds=caching.SHARED_SECONDS,
         prerendered_folder=PRERENDERED_FOLDER,
+        redirect_to_https=redirect_to_https,
+        trusted_forwarder_header=trusted_forwarder_header,
+        logged_path_length=LOGGED_PATH_LENGTH,
+        log_file_megabytes=LOG_FILE_BYTES // (1024 * 1024),
     )
 
 
@@ -141,12 +152,14 @@ class Worker:
     env: dict[str, str] = field(default_factory=dict)  # added to the stack's own environment
     process: subprocess.Popen[bytes] | None = None
     reported_dead: bool = False
+    watch: PingWatch | None = None  # asks /ping while the stack supervises
 
     def command(self) -> list[str]:
         return uvicorn_command(self.port, *PROXY_ARGS)
 
     def start(self) -> None:
-        output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        # Private to this user (0600): the workers' logs name visitors' addresses.
+        output = os.fdopen(open_private_log(self.log_path), "ab") if self.log_path else None
         try:
             self.process = spawn(
                 self.command(),
@@ -163,6 +176,29 @@ class Worker:
         assert self.process is not None
         return self.process.pid
 
+    def watch_health(self) -> None:
+        """Ask this worker's /ping from now on, counting from nothing (after a restart too)."""
+        self.stop_watching()
+        self.watch = PingWatch(self.port, interval=HEALTH_CHECK_INTERVAL, timeout=HEALTH_CHECK_TIMEOUT)
+        self.watch.start()
+
+    def stop_watching(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
+            self.watch = None
+
+    def silent_seconds(self) -> float | None:
+        """How long this worker has not answered, once it has failed HEALTH_CHECK_FAILURES checks in a row."""
+        silence = self.watch.silence() if self.watch else None
+        return silence.seconds if silence and silence.checks >= HEALTH_CHECK_FAILURES else None
+
+    def kill(self) -> bool:
+        """SIGKILL, the one signal a stopped or deadlocked process cannot hold off; return whether it is gone."""
+        assert self.process is not None
+        self.stop_watching()
+        stop_process(self.process, signal.SIGKILL)
+        return self.process.poll() is not None
+
 
 @dataclass
 class Stack:
@@ -176,12 +212,15 @@ class Stack:
     nginx_workers: int | str = "auto"
     nginx: str | None = None
     server_names: list[str] = field(default_factory=default_server_names)
+    trusted_forwarder_header: str = ""  # the header a forwarder on this machine names its visitor in
+    redirect_to_https: bool = False  # plain HTTP answers only with a redirect to HTTPS
     _workers: list[Worker] = field(default_factory=list)
     _static_dir: Path = STATIC_DIR
     _static_mirror: Path | None = None
     _cache_root: Path | None = None
     _nginx: subprocess.Popen[bytes] | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _logs_checked: float = 0.0
 
     @property
     def state_file(self) -> Path:
@@ -191,7 +230,8 @@ class Stack:
         nginx_path = nginx.nginx_program(self.nginx)
         require_free(self.http_port, "--http-port")
         require_free(self.https_port, "--https-port")
-        certificate, key = ensure_certificate(self.run_dir / "tls")
+        certificate, key = ensure_certificate(self.run_dir / "tls", self.server_names)
+        make_private(self.run_dir)  # the secret, the key and visitors' addresses live here
         proxy_secret = secrets.token_urlsafe(24)  # new each start: only this nginx knows it
         self.build()
         self._static_dir, self._static_mirror = nginx.static_dir_for_workers(STATIC_DIR)
@@ -225,6 +265,8 @@ class Stack:
             static_dir=self._static_dir,
             cache_dir=cache_dir,
             nginx_workers=self.nginx_workers,
+            redirect_to_https=self.redirect_to_https,
+            trusted_forwarder_header=self.trusted_forwarder_header,
         )
         self._nginx = nginx.start_nginx(nginx_path, config, nginx_dir, [self.http_port, self.https_port], what="nginx")
         self.write_state()
@@ -255,15 +297,14 @@ class Stack:
             "nginx_pid": self._nginx.pid,
             "workers": [{"number": w.number, "port": w.port, "pid": w.pid} for w in self._workers],
         }
-        temporary = self.state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state, indent=2))
-        temporary.replace(self.state_file)
+        write_private(self.state_file, json.dumps(state, indent=2))
 
     def announce(self) -> None:
         rows = [
             (_("nginx (web server)"), f"http://{HOST}:{self.http_port}/  https://{HOST}:{self.https_port}/"),
             ("  " + _("static files from"), str(self._static_dir)),
             ("  " + _("answers to the host names"), ", ".join(self.server_names)),
+            *([("  " + _("plain HTTP"), _("redirects to HTTPS"))] if self.redirect_to_https else []),
             *(
                 (_("uvicorn worker %(number)s (WAS)") % {"number": worker.number},
                  f"http://{HOST}:{worker.port}/  pid {worker.pid}")
@@ -276,30 +317,80 @@ class Stack:
         print(_("Press Ctrl-C to stop."), flush=True)
 
     def supervise(self) -> None:
-        """Until asked to stop: restart workers that die; stop if nginx dies."""
-        while not self._stopping.wait(SUPERVISE_INTERVAL):
-            assert self._nginx is not None
-            if self._nginx.poll() is not None:
-                print(
-                    _("nginx %(exit)s; stopping the stack.") % {"exit": describe_exit(self._nginx.returncode)},
-                    flush=True,
-                )
-                return
+        """Until asked to stop: restart workers that die or stop answering; stop if nginx dies."""
+        for worker in self._workers:
+            worker.watch_health()
+        try:
+            while not self._stopping.wait(SUPERVISE_INTERVAL):
+                self._tend_the_run_folder()
+                assert self._nginx is not None
+                if self._nginx.poll() is not None:
+                    print(
+                        _("nginx %(exit)s; stopping the stack.") % {"exit": describe_exit(self._nginx.returncode)},
+                        flush=True,
+                    )
+                    return
+                for worker in self._workers:
+                    assert worker.process is not None
+                    if worker.process.poll() is not None:
+                        if not worker.reported_dead:
+                            self._replace_dead(worker)
+                    elif (seconds := worker.silent_seconds()) is not None:
+                        self._replace_hung(worker, seconds)
+        finally:
             for worker in self._workers:
-                assert worker.process is not None
-                if worker.process.poll() is None or worker.reported_dead:
-                    continue
-                exit_status = describe_exit(worker.process.returncode)
-                message = _("worker %(number)s (pid %(pid)s, port %(port)s) %(exit)s") % {
-                    "number": worker.number, "pid": worker.pid, "port": worker.port, "exit": exit_status
-                }  # fmt: skip
-                if not self.restart:
-                    print(_("%(message)s; not restarting (--no-restart).") % {"message": message}, flush=True)
-                    worker.reported_dead = True
-                    continue
-                worker.start()
-                print(_("%(message)s; restarted as pid %(pid)s.") % {"message": message, "pid": worker.pid}, flush=True)
-                self.write_state()
+                worker.stop_watching()
+
+    def _tend_the_run_folder(self) -> None:
+        now = time.monotonic()
+        if now - self._logs_checked < LOG_CHECK_INTERVAL:
+            return
+        self._logs_checked = now
+        if self._static_mirror is not None:  # a pre-render made since: nginx serves it within seconds
+            nginx.refresh_mirror(STATIC_DIR, self._static_dir)
+        logs = [*(self.run_dir / "nginx").glob("*.log"), *(w.log_path for w in self._workers if w.log_path)]
+        for log in keep_small(logs, LOG_FILE_BYTES):
+            print(
+                _("%(log)s passed %(megabytes)s MB: kept as %(log)s.1, started again empty.")
+                % {"log": log.name, "megabytes": LOG_FILE_BYTES // (1024 * 1024)},
+                flush=True,
+            )
+
+    def _replace_dead(self, worker: Worker) -> None:
+        assert worker.process is not None
+        message = self._worker_event(worker, describe_exit(worker.process.returncode))
+        if not self.restart:
+            worker.stop_watching()
+            print(_("%(message)s; not restarting (--no-restart).") % {"message": message}, flush=True)
+            worker.reported_dead = True
+            return
+        worker.start()
+        worker.watch_health()
+        print(_("%(message)s; restarted as pid %(pid)s.") % {"message": message, "pid": worker.pid}, flush=True)
+        self.write_state()
+
+    def _replace_hung(self, worker: Worker, silent_seconds: float) -> None:
+        silence = _("did not answer /ping for %(seconds)s s") % {"seconds": f"{silent_seconds:.0f}"}
+        message = self._worker_event(worker, silence)
+        if not worker.kill():
+            return  # still dying (in uninterruptible sleep, say): replaced as a dead worker once it has gone
+        if not self.restart:
+            print(_("%(message)s; killed, not restarting (--no-restart).") % {"message": message}, flush=True)
+            worker.reported_dead = True
+            return
+        worker.start()
+        worker.watch_health()
+        print(
+            _("%(message)s; killed and restarted as pid %(pid)s.") % {"message": message, "pid": worker.pid},
+            flush=True,
+        )
+        self.write_state()
+
+    @staticmethod
+    def _worker_event(worker: Worker, what: str) -> str:
+        return _("worker %(number)s (pid %(pid)s, port %(port)s) %(exit)s") % {
+            "number": worker.number, "pid": worker.pid, "port": worker.port, "exit": what
+        }  # fmt: skip
 
     def request_stop(self, signum: int, _frame: FrameType | None) -> None:
         self._stopping.set()
@@ -314,6 +405,15 @@ class Stack:
             if made is not None:
                 shutil.rmtree(made, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
+
+
+def forwarded_header(value: str) -> str:
+    """An HTTP header name, as --trust-forwarded-header takes it (it goes into nginx's configuration)."""
+    if not HEADER_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            _("%(value)r is not a header name: letters, digits and hyphens, as in X-Forwarded-For") % {"value": value}
+        )
+    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -344,8 +444,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--server-name",
         dest="server_names",
         action="append",
+        type=server_name,
         metavar="NAME",
         help=_("a host name to answer to, besides localhost, 127.0.0.1 and this machine's name (repeatable)"),
+    )
+    parser.add_argument(
+        "--redirect-to-https",
+        action="store_true",
+        help=_("answer plain HTTP only with a redirect to HTTPS (for a server with a real certificate)"),
+    )
+    parser.add_argument(
+        "--trust-forwarded-header",
+        dest="trusted_forwarder_header",
+        type=forwarded_header,
+        metavar="HEADER",
+        help=_(
+            "the header a tunnel or proxy on this machine puts the visitor's address in (X-Forwarded-For, "
+            "CF-Connecting-IP): believe it from 127.0.0.1 only (default: believe none; see docs/stack.md)"
+        ),
     )
     parser.add_argument(
         "--print-config", action="store_true", help=_("print the nginx configuration for these options and exit")
@@ -361,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     if refused_on_windows("python -m tools.stack"):
         return 1
     run_dir: Path = args.run_dir.resolve()
-    server_names = default_server_names() + [name.lower() for name in args.server_names or []]
+    server_names = list(dict.fromkeys(default_server_names() + (args.server_names or [])))
     if args.print_config:
         print(
             render_site_config(
@@ -373,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                 certificate_key=run_dir / "tls" / "localhost.key",
                 proxy_secret=secrets.token_urlsafe(24),
                 server_names=server_names,
+                redirect_to_https=args.redirect_to_https,
+                trusted_forwarder_header=args.trusted_forwarder_header or "",
             )
         )
         return 0
@@ -385,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
         worker_logs=args.worker_logs,
         nginx=args.nginx,
         server_names=server_names,
+        redirect_to_https=args.redirect_to_https,
+        trusted_forwarder_header=args.trusted_forwarder_header or "",
     )
     signal.signal(signal.SIGINT, stack.request_stop)
     signal.signal(signal.SIGTERM, stack.request_stop)

@@ -17,11 +17,17 @@ from pathlib import Path
 
 DIGITS = 10
 SUFFIXES = ("css", "js", "svg", "png", "woff2")
-FINGERPRINTED_NAME = re.compile(rf"^(?P<stem>.+)\.[0-9a-f]{{{DIGITS}}}\.(?P<suffix>{'|'.join(SUFFIXES)})$")
+# `\Z`, the very end: `$` would also match before a final newline, so `stamp.1a2b3c4d5e.svg%0A` was stamp.svg.
+# nginx's location (tools/nginx_conf/site.conf.j2) is the same pattern, with PCRE's `\z`.
+FINGERPRINTED_NAME = re.compile(rf"^(?P<stem>.+)\.[0-9a-f]{{{DIGITS}}}\.(?P<suffix>{'|'.join(SUFFIXES)})\Z")
 
 
 def original_name(path: str) -> str | None:
-    """Given a path under static/, return the file it names if fingerprinted (`a/b.1a2b3c4d5e.css` → `a/b.css`)."""
+    """Given a path under static/, return the file it names if fingerprinted (`a/b.1a2b3c4d5e.css` → `a/b.css`).
+
+    Such a name always means the file without the fingerprint, on both servers: a file whose own name
+    looks fingerprinted (`vite.0123456789.js`) is not sent under that name.
+    """
     match = FINGERPRINTED_NAME.match(path)
     return f"{match['stem']}.{match['suffix']}" if match else None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import parse_qs
@@ -28,6 +29,8 @@ from webapp.visitors import visitor_of
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# The form has two fields; a browser or an extension may add a few. More is not a form of this page.
+MAX_FORM_FIELDS = 10
 
 
 # What is wrong with a field, one sentence per field so that Korean can choose each particle for its word
@@ -37,28 +40,95 @@ SENTENCES = {
     ("name", "too_long"): N_("A name can be at most %(max)s characters (this one has %(length)s)."),
     ("name", "control"): N_("A name cannot contain control characters."),
     ("name", "surrogate"): N_("A name must be Unicode text: it has a lone surrogate (U+D800 to U+DFFF)."),
+    ("name", "invisible"): N_("A name needs at least one visible character, not only invisible or combining ones."),
+    ("name", "bidi"): N_("A name cannot contain a character that changes the direction of text (%(code)s)."),
+    ("name", "separator"): N_("A name cannot contain a character that separates lines or paragraphs (%(code)s)."),
+    ("name", "unseen"): N_(
+        "A name cannot contain this character (%(code)s): private-use characters, non-characters and "
+        "placeholders look different, or like nothing, to each reader."
+    ),
     ("message", "empty"): N_("Please enter a message."),
     ("message", "too_long"): N_("A message can be at most %(max)s characters (this one has %(length)s)."),
     ("message", "control"): N_("A message cannot contain control characters."),
     ("message", "surrogate"): N_("A message must be Unicode text: it has a lone surrogate (U+D800 to U+DFFF)."),
+    ("message", "invisible"): N_(
+        "A message needs at least one visible character, not only invisible or combining ones."
+    ),
+    ("message", "bidi"): N_("A message cannot contain a character that changes the direction of text (%(code)s)."),
+    ("message", "separator"): N_(
+        "A message cannot contain a character that separates lines or paragraphs (%(code)s): "
+        "use an ordinary line break."
+    ),
+    ("message", "unseen"): N_(
+        "A message cannot contain this character (%(code)s): private-use characters, non-characters and "
+        "placeholders look different, or like nothing, to each reader."
+    ),
 }
 
 
 class InvalidText(TranslatableProblem):
     """What is wrong with one field: its sentence (a catalogue message) and the values it names."""
 
-    def __init__(self, field: str, problem: str, *, max_length: int, length: int = 0) -> None:
-        super().__init__(SENTENCES[field, problem], max=max_length, length=length)
+    def __init__(self, field: str, problem: str, *, max_length: int, length: int = 0, char: str = "") -> None:
+        code = f"U+{ord(char):04X}" if char else ""
+        super().__init__(SENTENCES[field, problem], max=max_length, length=length, code=code)
         self.field, self.problem, self.max_length, self.length = field, problem, max_length, length
 
 
 # Letters that show as nothing: a name made only of them would look empty on the page.
 INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Unicode's Bidi_Control characters: an override such as U+202E shows the text after it backwards
+# ("evil.exe" as "exe.live"), up to the end of its paragraph on the page, whatever follows the name.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# U+2028 and U+2029 break a line where the page shows none (a name is one line; a message uses "\n").
+SEPARATORS = frozenset("\u2028\u2029")
+# Interlinear annotation marks and the object replacement character stand for something that is not in the text.
+PLACEHOLDERS = frozenset("\ufff9\ufffa\ufffb\ufffc")
 
 
 def is_invisible(char: str) -> bool:
     """Whether a character shows as nothing: white space, a format character (zero-width space...), a blank letter."""
     return char.isspace() or unicodedata.category(char) == "Cf" or char in INVISIBLE_LETTERS
+
+
+def is_combining(char: str) -> bool:
+    """Whether a character is a mark that belongs on the one before it (U+0301, U+034F...): alone it shows
+    as nothing, or as a stray accent."""
+    return unicodedata.category(char).startswith("M")
+
+
+def is_noncharacter(char: str) -> bool:
+    """Whether Unicode keeps a code point out of text for good: U+FDD0 to U+FDEF and the last two of each plane."""
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
+def is_unseen(char: str) -> bool:
+    """Whether a character shows differently, or as nothing, from reader to reader: private use, a non-character,
+    a placeholder."""
+    return unicodedata.category(char) == "Co" or is_noncharacter(char) or char in PLACEHOLDERS
+
+
+def is_control(char: str) -> bool:
+    return unicodedata.category(char) == "Cc"
+
+
+REFUSED_CHARACTERS: list[tuple[str, Callable[[str], bool]]] = [
+    ("control", is_control),
+    ("bidi", BIDI_CONTROLS.__contains__),
+    ("separator", SEPARATORS.__contains__),
+    ("unseen", is_unseen),
+]
+
+
+def first_refused(text: str, *, allow_newlines: bool) -> tuple[str, str] | None:
+    """Given trimmed text, return the first rule it breaks and the character that breaks it, if any."""
+    checked = text.replace("\n", "") if allow_newlines else text
+    for problem, breaks in REFUSED_CHARACTERS:
+        for char in checked:
+            if breaks(char):
+                return problem, char
+    return None
 
 
 def clean_text(value: str, *, field: str, max_length: int, allow_newlines: bool) -> str:
@@ -69,17 +139,21 @@ def clean_text(value: str, *, field: str, max_length: int, allow_newlines: bool)
         raise InvalidText(field, "surrogate", max_length=max_length)
     if all(is_invisible(char) for char in text):
         raise InvalidText(field, "empty", max_length=max_length)
+    if all(is_invisible(char) or is_combining(char) for char in text):
+        raise InvalidText(field, "invisible", max_length=max_length)
     if len(text) > max_length:
         raise InvalidText(field, "too_long", max_length=max_length, length=len(text))
-    allowed = {"\n"} if allow_newlines else set()
-    if any(unicodedata.category(char) == "Cc" and char not in allowed for char in text):
-        raise InvalidText(field, "control", max_length=max_length)
+    if refused := first_refused(text, allow_newlines=allow_newlines):
+        problem, char = refused
+        raise InvalidText(field, problem, max_length=max_length, char=char)
     return text
 
 
 class EntryIn(BaseModel):
     """A new guestbook entry. Both fields are trimmed; the name is 1-40 characters on one line,
-    the message 1-500 characters and may have line breaks; no other control characters."""
+    the message 1-500 characters and may have line breaks; no other control characters, nothing that
+    turns text around or breaks lines unseen, nothing that shows differently to each reader, and
+    something visible in each."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -126,6 +200,7 @@ async def api_post_allowed(request: Request, limiter: PostLimiterDep) -> None:
 api_router = APIRouter(prefix="/api/guestbook", tags=["guestbook"])
 POST_RESPONSES: dict[int | str, dict[str, object]] = {
     **DATABASE_UNAVAILABLE_RESPONSE,
+    408: {"description": "The body did not arrive in time: the connection is closed"},
     413: {"description": "The body is too large"},
     429: {"description": "Too many posts from this address: wait the seconds Retry-After gives"},
 }
@@ -162,12 +237,21 @@ async def read_entry_form(request: Request) -> dict[str, str]:
     except ClientDisconnect:  # gone before the form arrived: nobody to answer, and nothing went wrong here
         detail = translator(request)(N_("The form did not arrive: the connection closed."))
         raise HTTPException(status_code=400, detail=detail) from None
+    if (count := form_field_count(body)) > MAX_FORM_FIELDS:
+        detail = translator(request)(N_("The form has too many fields (%(count)s): at most %(max)s are allowed."))
+        raise HTTPException(status_code=400, detail=detail % {"count": count, "max": MAX_FORM_FIELDS})
     try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
-    except (UnicodeDecodeError, ValueError):
+        # errors="strict": a %-escape that is not UTF-8 (%ff) is refused, not turned into U+FFFD.
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
         detail = translator(request)(N_("The form could not be read: it is not valid UTF-8."))
         raise HTTPException(status_code=400, detail=detail) from None
     return {key: fields.get(key, [""])[0] for key in ("name", "message")}
+
+
+def form_field_count(body: bytes) -> int:
+    """Given a form body, return how many fields it has, as `parse_qs` counts them (one more than its `&`s)."""
+    return body.count(b"&") + 1 if body else 0
 
 
 EntryForm = Annotated[dict[str, str], Depends(read_entry_form)]

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from webapp import api, docs, guestbook, i18n, pages, spectrum
+from webapp import api, docs, guestbook, i18n, logs, pages, spectrum
 from webapp.database import Database
 from webapp.errors import EXCEPTION_HANDLERS
 from webapp.fingerprints import Fingerprints
@@ -53,6 +53,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    # A worker of the stack (it has the secret) serves strangers: no query strings in its log.
+    logs.bound_what_one_client_can_write(query_strings=not settings.proxy_secret)
     request_log = RequestLog(settings.request_log_size)
     app = FastAPI(
         title="Static vs dynamic",

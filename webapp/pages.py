@@ -18,14 +18,13 @@ from webapp.links import path_for
 from webapp.process import Render, now
 from webapp.sources import SourceFiles, SourceNotFound
 from webapp.templating import render
-from webapp.visitors import format_address, same_visitor, visitor_of
+from webapp.visitors import PROXY_SECRET_HEADER, format_address, same_visitor, visitor_of
 
 router = APIRouter(include_in_schema=False)
 
 MAX_NAME_LENGTH = 40
 DYNAMIC_TEMPLATE = "dynamic.html"
 HEX_DUMP_BYTES = 1024
-PROXY_SECRET_HEADER = "x-proxy-secret"
 # What /dynamic shows of a visitor: the source view shows them only to that visitor.
 PERSONAL_VALUES = ("client", "user_agent", "name")
 

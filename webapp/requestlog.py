@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from webapp.visitors import format_address, same_visitor
+from webapp.logs import is_health_check
+from webapp.visitors import format_address, same_visitor, visitor_of
 
 STATIC_PREFIX = "/static/"
 # What one entry keeps of the path and the query: enough to read, never a page of someone's padding.
@@ -37,6 +38,7 @@ class LoggedRequest(NamedTuple):
     bytes: int
     duration: float  # seconds
     client: tuple[str, int] | None
+    visitor: str = ""  # who asked, as webapp.visitors tells visitors apart ("" if it cannot)
     hidden: bool = False  # another visitor's request, shown without what identifies them
 
     @property
@@ -46,10 +48,6 @@ class LoggedRequest(NamedTuple):
     @property
     def query(self) -> str:
         return self.query_string.decode("latin-1")
-
-    @property
-    def visitor(self) -> str:
-        return self.client[0] if self.client else ""
 
     @property
     def duration_ms(self) -> float:
@@ -66,7 +64,7 @@ class LoggedRequest(NamedTuple):
     def without_visitor(self) -> LoggedRequest:
         """This request as another visitor may see it: no address, no query string, and no size
         (the size of /dynamic tells the length of the name and User-Agent it shows)."""
-        return self._replace(query_string=b"", client=None, bytes=0, hidden=True)
+        return self._replace(query_string=b"", client=None, visitor="", bytes=0, hidden=True)
 
 
 class RequestLog:
@@ -100,7 +98,7 @@ class RequestLogMiddleware:
         self.log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or is_health_check(scope):  # once a second per worker: it would fill the log
             await self.app(scope, receive, send)
             return
 
@@ -130,6 +128,7 @@ class RequestLogMiddleware:
                     sent_bytes,
                     time.perf_counter() - started,
                     scope.get("client"),
+                    visitor_of(scope),
                 )
             )
 

@@ -214,5 +214,7 @@ def render(
     response.headers["Vary"] = "Accept-Language, Cookie"
     picked = request.query_params.get("lang", "").lower()
     if picked in i18n.LANGUAGES and request.cookies.get(i18n.COOKIE_NAME) != picked:
-        response.set_cookie(i18n.COOKIE_NAME, picked, max_age=i18n.COOKIE_MAX_AGE, samesite="lax")
+        # Secure over HTTPS: the browser then never sends it back over plain HTTP.
+        secure = request.url.scheme == "https"
+        response.set_cookie(i18n.COOKIE_NAME, picked, max_age=i18n.COOKIE_MAX_AGE, samesite="lax", secure=secure)
     return response

@@ -178,6 +178,7 @@ def test_sqlite_locked_through_nginx_marks_no_worker_down(tmp_path: Path) -> Non
         nginx_log = (stack.run_dir / "nginx" / "error.log").read_text()
         for sign in ("temporarily disabled", "no live upstreams", "upstream timed out"):
             assert sign not in nginx_log, nginx_log[-2000:]
+        assert "did not answer /ping" not in stack.output()  # busy waiting on the database is not hung
 
 
 # PostgreSQL: a private cluster, started by this test on a free port and removed after it.

@@ -42,20 +42,41 @@ def test_no_operation_answers_500_or_breaks_its_schema(site_settings: Settings, 
 
 
 BLANK_LETTERS = "\u115f\u1160\u3164\uffa0\u2800"  # letters that show as nothing (Hangul fillers, braille blank)
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Shown differently, or as nothing, by each reader's device: U+FFF9 to U+FFFC stand for something not in the text.
+PLACEHOLDERS = "\ufff9\ufffa\ufffb\ufffc"
+
+
+def shows_the_same_everywhere(c: str) -> bool:
+    """Not private use, not a non-character (U+FDD0 to U+FDEF, U+xxFFFE, U+xxFFFF), not a placeholder."""
+    code = ord(c)
+    noncharacter = 0xFDD0 <= code <= 0xFDEF or code % 0x10000 in (0xFFFE, 0xFFFF)
+    return not (unicodedata.category(c) == "Co" or noncharacter or c in PLACEHOLDERS)
 
 
 @given(
     st.text(st.characters(exclude_categories=()), max_size=600)
-    | st.text(st.sampled_from(" \u200b\u200d\u2060\ufeff\u3164a\ud800"), max_size=5)
+    | st.text(st.sampled_from(" \u200b\u200d\u2060\ufeff\u3164a\ud800\u0301\u202e\u2028\ue000\uffff"), max_size=5)
 )
 def test_clean_text_accepts_exactly_what_the_rules_allow(raw: str) -> None:
     expected = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
-    visible = [c for c in expected if not (c.isspace() or unicodedata.category(c) == "Cf" or c in BLANK_LETTERS)]
+    visible = [
+        c
+        for c in expected
+        if not (
+            c.isspace()
+            or unicodedata.category(c) == "Cf"
+            or c in BLANK_LETTERS
+            or unicodedata.category(c).startswith("M")  # a combining mark alone shows as nothing or a stray accent
+        )
+    ]
     acceptable = (
         bool(visible)
         and len(expected) <= 500
         and not any(unicodedata.category(c) == "Cc" and c != "\n" for c in expected)
         and not any(unicodedata.category(c) == "Cs" for c in expected)
+        and not any(c in BIDI_CONTROLS or c in "\u2028\u2029" for c in expected)
+        and all(shows_the_same_everywhere(c) for c in expected)
     )
     try:
         cleaned = clean_text(raw, field="message", max_length=500, allow_newlines=True)

@@ -84,6 +84,59 @@ BAD_ENTRIES = [
         "A message cannot contain control characters.",
         "메시지에는 제어 문자를 입력할 수 없습니다.",
     ),
+    *[
+        (
+            {"name": name, "message": "hi"},
+            "A name needs at least one visible character, not only invisible or combining ones.",
+            "이름에는 눈에 보이는 문자가 하나 이상 있어야 합니다. "
+            "보이지 않는 문자나 결합 문자만으로는 입력할 수 없습니다.",
+        )
+        # The combining grapheme joiner (shows as nothing), an acute accent alone, a zero-width space with one.
+        for name in ("\u034f", "\u0301", "\u200b\u0301")
+    ],
+    (
+        {"name": "a", "message": "\u3164\u0301"},  # a Hangul filler and an accent
+        "A message needs at least one visible character, not only invisible or combining ones.",
+        "메시지에는 눈에 보이는 문자가 하나 이상 있어야 합니다. "
+        "보이지 않는 문자나 결합 문자만으로는 입력할 수 없습니다.",
+    ),
+    *[
+        (
+            {"name": name, "message": "hi"},
+            f"A name cannot contain this character ({code}): private-use characters, non-characters and "
+            "placeholders look different, or like nothing, to each reader.",
+            f"이름에는 이 문자({code})를 입력할 수 없습니다. 사용자 정의 문자, 비문자(noncharacter), 자리 표시 문자는 "
+            "읽는 사람마다 다르게 보이거나 아예 보이지 않습니다.",
+        )
+        for name, code in [("\ufffc", "U+FFFC"), ("\uffff", "U+FFFF"), ("민\ue000지", "U+E000"), ("a\ufdd0", "U+FDD0")]
+    ],
+    (
+        {"name": "a", "message": "plane 16: \U0010fffd"},
+        "A message cannot contain this character (U+10FFFD): private-use characters, non-characters and "
+        "placeholders look different, or like nothing, to each reader.",
+        "메시지에는 이 문자(U+10FFFD)를 입력할 수 없습니다. 사용자 정의 문자, 비문자(noncharacter), 자리 표시 문자는 "
+        "읽는 사람마다 다르게 보이거나 아예 보이지 않습니다.",
+    ),
+    (
+        {"name": "abc\u202egpj.exe", "message": "hi"},
+        "A name cannot contain a character that changes the direction of text (U+202E).",
+        "이름에는 텍스트 방향을 바꾸는 문자(U+202E)를 입력할 수 없습니다.",
+    ),
+    (
+        {"name": "a", "message": "\u2067hi"},
+        "A message cannot contain a character that changes the direction of text (U+2067).",
+        "메시지에는 텍스트 방향을 바꾸는 문자(U+2067)를 입력할 수 없습니다.",
+    ),
+    (
+        {"name": "a\u2028b", "message": "hi"},
+        "A name cannot contain a character that separates lines or paragraphs (U+2028).",
+        "이름에는 줄이나 문단을 나누는 문자(U+2028)를 입력할 수 없습니다.",
+    ),
+    (
+        {"name": "a", "message": "first\u2029second"},
+        "A message cannot contain a character that separates lines or paragraphs (U+2029): use an ordinary line break.",
+        "메시지에는 줄이나 문단을 나누는 문자(U+2029)를 입력할 수 없습니다. 일반 줄바꿈을 사용해 주세요.",
+    ),
 ]
 
 
@@ -99,6 +152,21 @@ def test_bad_entries_get_422_with_a_clear_detail_and_nothing_is_stored(
     in_korean = db_client.post("/api/guestbook", json=entry, params={"lang": "ko"})
     assert in_korean.json()["detail"][0]["msg"] == korean
     assert _entries(db_client) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("e\u0301", "an accent on a letter"),
+        ("👩\u200d💻", "a zero-width joiner inside an emoji"),
+        ("민지", "첫 줄\n둘째 줄"),
+        ("Ana", "\u0301 an accent alone, but with words"),
+    ],
+)
+def test_marks_and_joiners_with_visible_text_are_accepted(db_client: TestClient, name: str, message: str) -> None:
+    response = db_client.post("/api/guestbook", json={"name": name, "message": message})
+    assert response.status_code == 201, response.text
+    assert (response.json()["name"], response.json()["message"]) == (name, message)
 
 
 def test_forty_characters_after_trimming_are_accepted(db_client: TestClient) -> None:
@@ -189,10 +257,27 @@ def test_the_english_form_asks_for_each_field_in_its_own_sentence(db_client: Tes
 
 def test_form_with_invalid_utf8_or_wrong_type_is_refused(db_client: TestClient) -> None:
     assert db_client.post("/guestbook", content=b"name=%ff&message=\xff", headers=FORM).status_code == 400
+    escaped = db_client.post("/guestbook?lang=en", content=b"name=%ff&message=b", headers=FORM)
+    assert (escaped.status_code, escaped.json()) == (
+        400,
+        {"detail": "The form could not be read: it is not valid UTF-8."},
+    )
     refused = db_client.post("/guestbook", json={"name": "a", "message": "b"})
     assert refused.status_code == 415
     assert refused.json() == {"detail": "폼을 application/x-www-form-urlencoded 형식으로 보내 주세요."}
     assert _entries(db_client) == []
+
+
+def test_a_form_with_too_many_fields_is_told_so_and_how_many_are_allowed(db_client: TestClient) -> None:
+    eleven = "name=a&message=b" + "".join(f"&extra{number}=x" for number in range(9))
+    response = db_client.post("/guestbook?lang=en", content=eleven, headers=FORM)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The form has too many fields (11): at most 10 are allowed."}
+    korean = db_client.post("/guestbook?lang=ko", content=eleven, headers=FORM)
+    assert korean.json() == {"detail": "폼의 필드가 너무 많습니다(11개). 필드는 10개까지 보낼 수 있습니다."}
+    assert _entries(db_client) == []
+    ten = eleven.rsplit("&", 1)[0]
+    assert db_client.post("/guestbook", content=ten, headers=FORM, follow_redirects=False).status_code == 303
 
 
 @pytest.mark.parametrize("text", ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'])
@@ -208,7 +293,9 @@ def test_oversized_bodies_get_413_and_nothing_is_stored(db_client: TestClient) -
     big = "x" * 20_000
     response = db_client.post("/api/guestbook", json={"name": "a", "message": big})
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request body is too large: at most 16384 bytes."}
+    assert response.json() == {"detail": "요청 본문이 너무 큽니다. 본문은 16384바이트까지 보낼 수 있습니다."}
+    english = db_client.post("/api/guestbook?lang=en", json={"name": "a", "message": big})
+    assert english.json() == {"detail": "The request body is too large: at most 16384 bytes."}
     assert db_client.post("/guestbook", content=f"name=a&message={big}", headers=FORM).status_code == 413
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts the bytes as they come

@@ -5,8 +5,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +20,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tools import prerender as prerender_module
-from tools.prerender import DEFAULT_OUT_FOLDER, MANIFEST_NAME, PrerenderRefused, Written, main, prerender, url_of
+from tools.prerender import (
+    DEFAULT_OUT_FOLDER,
+    MANIFEST_NAME,
+    Page,
+    PrerenderRefused,
+    Written,
+    main,
+    prerender,
+    url_of,
+)
 from webapp.i18n import compile_catalogue
 from webapp.paths import STATIC_DIR, TRANSLATIONS_DIR
 from webapp.process import now
@@ -154,7 +168,7 @@ def test_an_out_folder_swapped_for_a_link_while_rendering_gets_nothing(
         return rendered
 
     monkeypatch.setattr(prerender_module, "render_pages", render_then_swap)
-    with pytest.raises(PrerenderRefused, match="no longer lies inside"):
+    with pytest.raises(PrerenderRefused, match="was replaced by a symbolic link or a file while this command was"):
         prerender(["/dynamic"], static_dir=static_dir, out=out)
     assert list(outside.iterdir()) == []
 
@@ -208,9 +222,136 @@ def test_a_symlink_where_a_file_goes_is_refused(static_dir: Path) -> None:
 def test_a_manifest_that_is_not_this_commands_is_refused(static_dir: Path) -> None:
     (static_dir / "prerendered").mkdir()
     (static_dir / "prerendered" / MANIFEST_NAME).write_text("not json")
-    with pytest.raises(PrerenderRefused, match="is not a list this command wrote"):
+    with pytest.raises(PrerenderRefused, match="is not a manifest this command wrote"):
         _prerender(static_dir)
     assert not (static_dir / "prerendered" / "dynamic.html").exists()
+
+
+SHA = "0" * 64
+# Manifests this command cannot have written, each with what makes it so.
+NOT_MANIFESTS = {
+    "array-100000-deep": "[" * 100_000 + "]" * 100_000,
+    "object-100000-deep": '{"dynamic.html": ' * 100_000 + f'"{SHA}"' + "}" * 100_000,
+    "long-number": "1" * 5_000,  # more digits than Python reads as a number
+    "too-big": json.dumps({f"page{number}.html": SHA for number in range(20_000)}),  # 1.4 MB
+    "list": json.dumps(["dynamic.html"]),
+    "number": json.dumps({"dynamic.html": 1}),
+    "not-sha256": json.dumps({"dynamic.html": "not a sha256"}),
+    "dot-dot": json.dumps({"../../outside.html": SHA}),
+    "inner-dot-dot": json.dumps({"en/../../outside.html": SHA}),
+    "lone-surrogate": '{"dynamic.html": "\\ud800"}',
+}
+
+
+@pytest.mark.parametrize("manifest", NOT_MANIFESTS.values(), ids=NOT_MANIFESTS.keys())
+def test_a_manifest_this_command_cannot_have_written_is_one_sentence_and_exit_1(
+    static_dir: Path, capsys: pytest.CaptureFixture[str], manifest: str
+) -> None:
+    (static_dir / "prerendered").mkdir()
+    (static_dir / "prerendered" / MANIFEST_NAME).write_text(manifest)
+    before = _files(static_dir)
+    assert main(["--static-dir", str(static_dir)]) == 1
+    err = _one_sentence(capsys.readouterr().err)
+    assert f"prerendered/{MANIFEST_NAME} is not a manifest this command wrote" in err
+    assert _files(static_dir) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_where_the_manifest_goes_is_refused_without_waiting_for_a_writer(
+    static_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (static_dir / "prerendered").mkdir()
+    os.mkfifo(static_dir / "prerendered" / MANIFEST_NAME)
+    assert main(["--static-dir", str(static_dir)]) == 1
+    assert f"{MANIFEST_NAME} is not a regular file" in _one_sentence(capsys.readouterr().err)
+
+
+def test_an_out_folder_whose_links_go_round_in_a_loop_is_one_sentence_and_exit_2(
+    static_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (static_dir / "loop").symlink_to(static_dir / "loop")
+    assert main(["--static-dir", str(static_dir), "--out", str(static_dir / "loop" / "pages")]) == 2
+    assert "its symbolic links go round in a loop" in _one_sentence(capsys.readouterr().err)
+
+
+def _one_sentence(err: str) -> str:
+    """What a refusal must be: one line on stderr, never a traceback."""
+    assert err.startswith("python -m tools.prerender: "), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err and "Error(" not in err, err
+    return err
+
+
+def _after_the_first_page(monkeypatch: pytest.MonkeyPatch, action: Callable[[], object]) -> None:
+    """Do `action` once, as soon as the first page is written (when the command notes its sha256)."""
+    real_sha256_of = prerender_module.sha256_of
+    done: list[bool] = []
+
+    def sha256_then_act(data: bytes) -> str:
+        if not done:
+            done.append(True)
+            action()
+        return real_sha256_of(data)
+
+    monkeypatch.setattr(prerender_module, "sha256_of", sha256_then_act)
+
+
+def test_a_language_folder_swapped_for_a_link_while_writing_gets_nothing_and_says_so(
+    static_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    en = static_dir / "prerendered" / "en"
+    en.mkdir(parents=True)
+
+    def swap() -> None:
+        en.rename(tmp_path / "en-aside")
+        en.symlink_to(outside)
+
+    _after_the_first_page(monkeypatch, swap)
+    assert main(["--static-dir", str(static_dir)]) == 1
+    err = _one_sentence(capsys.readouterr().err)
+    assert "prerendered/en was replaced by a symbolic link or a file while this command was running" in err
+    assert list(outside.iterdir()) == []
+
+
+def test_an_out_folder_removed_while_writing_is_one_sentence_and_exit_1(
+    static_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _after_the_first_page(monkeypatch, lambda: shutil.rmtree(static_dir / "prerendered"))
+    assert main(["--static-dir", str(static_dir)]) == 1
+    assert "prerendered was removed while this command was running: run it again." in _one_sentence(
+        capsys.readouterr().err
+    )
+
+
+def test_a_file_that_appears_while_writing_is_left_as_it_is(
+    static_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hand_written = static_dir / "prerendered" / "en" / "dynamic.html"
+    hand_written.parent.mkdir(parents=True)
+    _after_the_first_page(monkeypatch, lambda: hand_written.write_text("<p>mine</p>"))
+    assert main(["--static-dir", str(static_dir)]) == 1
+    err = _one_sentence(capsys.readouterr().err)
+    assert "prerendered/en/dynamic.html was changed by someone else while this command was running" in err
+    assert hand_written.read_text() == "<p>mine</p>"
+
+
+def test_without_folder_descriptors_as_on_windows_pages_are_written_and_links_refused(
+    static_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prerender_module, "FOLDER_FDS", False)
+    written = _prerender(static_dir)
+    assert [file.path.read_bytes()[:15] for file in written[::2]] == [b"<!doctype html>"] * 2
+    assert gzip.decompress(written[1].path.read_bytes()) == written[0].path.read_bytes()
+    assert written[1].path.stat().st_mtime_ns == written[0].path.stat().st_mtime_ns
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.rmtree(static_dir / "prerendered" / "en")
+    (static_dir / "prerendered" / "en").symlink_to(outside)
+    with pytest.raises(PrerenderRefused, match="is a symbolic link"):
+        _prerender(static_dir)
+    assert list(outside.iterdir()) == []
 
 
 def test_several_paths_are_each_served_in_both_languages(static_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -346,3 +487,57 @@ def test_the_live_page_never_says_it_is_pre_rendered_whatever_a_visitor_sends(cl
         assert FROZEN[language] not in response.text
         assert _translated(language, LIVE_ONLY[0]) in response.text
         assert '<link rel="alternate" hreflang="en" href="http://127.0.0.1:8000/dynamic?lang=en">' in response.text
+
+
+# The race in issue 19: someone who may write in static/prerendered/ swaps en/ for a link to a folder outside
+# static/, back and forth, while the command writes. Bounds, not measurements: each try writes four small files.
+RACE_TRIES = 400
+RACE_SECONDS = 30.0
+SWAPPER_STOP_SECONDS = 10.0
+
+
+def _swap_folder_for_a_link(folder: Path, outside: Path, stop: threading.Event) -> None:
+    """Until told to stop: move the folder aside, put a link to `outside` in its place, then put it back."""
+    aside, link = folder.with_name(f"{folder.name}.aside"), folder.with_name(f"{folder.name}.link")
+    link.symlink_to(outside)
+    while not stop.is_set():
+        # Each step the command's own writing got in the way of is skipped.
+        for source, destination in [(folder, aside), (link, folder), (folder, link), (aside, folder)]:
+            with suppress(OSError):
+                source.rename(destination)
+        if os.path.lexists(aside):  # the command made the folder again meanwhile: start over with its copy
+            shutil.rmtree(aside, ignore_errors=True)
+
+
+def test_a_language_folder_swapped_for_a_link_over_and_over_never_leads_a_file_outside(
+    static_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (static_dir / "prerendered" / "en").mkdir(parents=True)
+
+    async def render_at_once(pages: Sequence[Page], *args: Any, **kwargs: Any) -> dict[Page, bytes]:
+        return {page: b"<!doctype html><title>" + page.file.encode() + b"</title>" for page in pages}
+
+    monkeypatch.setattr(prerender_module, "render_pages", render_at_once)
+    stop = threading.Event()
+    swapper = threading.Thread(target=_swap_folder_for_a_link, args=(static_dir / "prerendered" / "en", outside, stop))
+    swapper.start()
+    exit_codes: set[int] = set()
+    tracebacks: list[str] = []
+    deadline = time.monotonic() + RACE_SECONDS
+    try:
+        for _try in range(RACE_TRIES):
+            if time.monotonic() > deadline or any(outside.iterdir()):
+                break
+            try:
+                exit_codes.add(main(["--static-dir", str(static_dir)]))
+            except Exception as error:  # what would have been a traceback
+                tracebacks.append(repr(error))
+    finally:
+        stop.set()
+        swapper.join(SWAPPER_STOP_SECONDS)
+    assert sorted(path.name for path in outside.iterdir()) == []
+    assert tracebacks == []
+    assert exit_codes <= {0, 1}  # written, or a sentence that says why not
+    assert "Traceback" not in capsys.readouterr().err
