@@ -84,7 +84,8 @@ CLIENT_LIMITS = {
 }
 # Each log in the run folder (nginx's access and error logs, the workers' logs) is kept under this size:
 # past it, the stack moves it aside as <name>.1 (replacing the one before) and starts it again empty.
-LOG_FILE_BYTES = 8 * 1024 * 1024
+MEGABYTE = 1024 * 1024
+LOG_FILE_BYTES = 8 * MEGABYTE
 LOG_CHECK_INTERVAL = 2.0
 HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
@@ -140,7 +141,7 @@ def render_site_config(
         redirect_to_https=redirect_to_https,
         trusted_forwarder_header=trusted_forwarder_header,
         logged_path_length=LOGGED_PATH_LENGTH,
-        log_file_megabytes=LOG_FILE_BYTES // (1024 * 1024),
+        log_file_megabytes=LOG_FILE_BYTES // MEGABYTE,
     )
 
 
@@ -351,8 +352,11 @@ class Stack:
         logs = [*(self.run_dir / "nginx").glob("*.log"), *(w.log_path for w in self._workers if w.log_path)]
         for log in keep_small(logs, LOG_FILE_BYTES):
             print(
-                _("%(log)s passed %(megabytes)s MB: kept as %(log)s.1, started again empty.")
-                % {"log": log.name, "megabytes": LOG_FILE_BYTES // (1024 * 1024)},
+                _(
+                    "%(log)s passed %(megabytes)s MB: moved to %(log)s.1 (replacing the one before), "
+                    "started again empty."
+                )
+                % {"log": log.name, "megabytes": LOG_FILE_BYTES // MEGABYTE},
                 flush=True,
             )
 
@@ -411,7 +415,7 @@ def forwarded_header(value: str) -> str:
     """An HTTP header name, as --trust-forwarded-header takes it (it goes into nginx's configuration)."""
     if not HEADER_NAME.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            _("%(value)r is not a header name: letters, digits and hyphens, as in X-Forwarded-For") % {"value": value}
+            _("%(value)s is not a header name: letters, digits and hyphens, as in X-Forwarded-For.") % {"value": value}
         )
     return value
 

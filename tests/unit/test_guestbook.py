@@ -89,7 +89,7 @@ BAD_ENTRIES = [
             {"name": name, "message": "hi"},
             "A name needs at least one visible character, not only invisible or combining ones.",
             "이름에는 눈에 보이는 문자가 하나 이상 있어야 합니다. "
-            "보이지 않는 문자나 결합 문자만으로는 입력할 수 없습니다.",
+            "보이지 않는 문자나 결합 문자만 있으면 안 됩니다.",
         )
         # The combining grapheme joiner (shows as nothing), an acute accent alone, a zero-width space with one.
         for name in ("\u034f", "\u0301", "\u200b\u0301")
@@ -98,7 +98,7 @@ BAD_ENTRIES = [
         {"name": "a", "message": "\u3164\u0301"},  # a Hangul filler and an accent
         "A message needs at least one visible character, not only invisible or combining ones.",
         "메시지에는 눈에 보이는 문자가 하나 이상 있어야 합니다. "
-        "보이지 않는 문자나 결합 문자만으로는 입력할 수 없습니다.",
+        "보이지 않는 문자나 결합 문자만 있으면 안 됩니다.",
     ),
     *[
         (
@@ -135,7 +135,7 @@ BAD_ENTRIES = [
     (
         {"name": "a", "message": "first\u2029second"},
         "A message cannot contain a character that separates lines or paragraphs (U+2029): use an ordinary line break.",
-        "메시지에는 줄이나 문단을 나누는 문자(U+2029)를 입력할 수 없습니다. 일반 줄바꿈을 사용해 주세요.",
+        "메시지에는 줄이나 문단을 나누는 문자(U+2029)를 입력할 수 없습니다. 일반 줄 바꿈을 사용해 주세요.",
     ),
 ]
 

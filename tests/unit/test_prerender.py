@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tools import prerender as prerender_module
+from tools import safefolder
 from tools.prerender import (
     DEFAULT_OUT_FOLDER,
     MANIFEST_NAME,
@@ -340,7 +341,7 @@ def test_a_file_that_appears_while_writing_is_left_as_it_is(
 def test_without_folder_descriptors_as_on_windows_pages_are_written_and_links_refused(
     static_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prerender_module, "FOLDER_FDS", False)
+    monkeypatch.setattr(safefolder, "FOLDER_FDS", False)
     written = _prerender(static_dir)
     assert [file.path.read_bytes()[:15] for file in written[::2]] == [b"<!doctype html>"] * 2
     assert gzip.decompress(written[1].path.read_bytes()) == written[0].path.read_bytes()
