@@ -64,7 +64,6 @@ DEFAULT_PATHS = (PRERENDERED_PATH,)
 DEFAULT_OUT_FOLDER = PRERENDERED_FOLDER
 # Only plain site paths: no query, no dots (so no `..` and no dot-files), nothing that is not a file name.
 SITE_PATH = re.compile(r"^/[a-z0-9][a-z0-9/_-]*$")
-# Each language's folder inside <out>, as static/index.html and static/en/index.html.
 MANIFEST_NAME = ".prerendered.json"  # a dot-file: the site never serves it
 STATIC_URL = "/static"  # where webapp.main mounts the static folder
 SERVER_PORT = 8000

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from tools import nginx
+from tools import errorlog, nginx
 from tools.certificate import ensure_certificate, server_name
 from tools.health import PingWatch
 from tools.processes import (
@@ -111,6 +111,7 @@ def render_site_config(
     nginx_workers: int | str = "auto",
     redirect_to_https: bool = False,
     trusted_forwarder_header: str = "",
+    error_log_relay: str = "",
 ) -> str:
     """The stack's nginx configuration: static/ from disk, everything else to the workers."""
     return nginx.render_config(
@@ -140,6 +141,8 @@ def render_site_config(
         prerendered_folder=PRERENDERED_FOLDER,
         redirect_to_https=redirect_to_https,
         trusted_forwarder_header=trusted_forwarder_header,
+        error_log_relay=error_log_relay,
+        error_lines_per_second=errorlog.LINES_PER_SECOND,
         logged_path_length=LOGGED_PATH_LENGTH,
         log_file_megabytes=LOG_FILE_BYTES // MEGABYTE,
     )
@@ -222,6 +225,7 @@ class Stack:
     _nginx: subprocess.Popen[bytes] | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _logs_checked: float = 0.0
+    _error_log: errorlog.ErrorLogRelay | None = None
 
     @property
     def state_file(self) -> Path:
@@ -253,6 +257,9 @@ class Stack:
             wait_until_listening(worker.port, worker.process, f"uvicorn worker {worker.number}")
 
         nginx_dir = self.run_dir / "nginx"
+        make_private(nginx_dir)
+        self._error_log = errorlog.ErrorLogRelay(nginx_dir / "error.log")
+        self._error_log.start()
         cache_dir, self._cache_root = nginx.cache_dir_for_workers(nginx_dir)
         config = render_site_config(
             run_dir=nginx_dir,
@@ -268,6 +275,7 @@ class Stack:
             nginx_workers=self.nginx_workers,
             redirect_to_https=self.redirect_to_https,
             trusted_forwarder_header=self.trusted_forwarder_header,
+            error_log_relay=self._error_log.nginx_target,
         )
         self._nginx = nginx.start_nginx(nginx_path, config, nginx_dir, [self.http_port, self.https_port], what="nginx")
         self.write_state()
@@ -405,6 +413,8 @@ class Stack:
         for worker in self._workers:
             if worker.process is not None:
                 stop_process(worker.process)
+        if self._error_log is not None:  # after nginx: its last lines are written
+            self._error_log.stop()
         for made in (self._static_mirror, self._cache_root):
             if made is not None:
                 shutil.rmtree(made, ignore_errors=True)
