@@ -11,8 +11,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from webapp.database import DatabaseUnavailable
 from webapp.i18n import N_, choose_language
@@ -98,8 +100,33 @@ def _encodable(value: object) -> object:
     return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+# FastAPI's own 400 for a JSON body that json cannot even read (its syntax errors are json_invalid 422s instead).
+FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
+# What made it unreadable, the first that matches (UnicodeDecodeError is a ValueError too).
+UNREADABLE_BODY_CAUSES: list[tuple[type[BaseException], str]] = [
+    (UnicodeDecodeError, N_("The body could not be read as JSON: it is not valid UTF-8.")),
+    (RecursionError, N_("The body could not be read as JSON: it is nested too deeply.")),
+    # Python refuses to turn more than 4,300 digits into an int (its guard against quadratic-time conversion).
+    (ValueError, N_("The body could not be read as JSON: a number in it has too many digits.")),
+]
+UNREADABLE_BODY = N_("The body could not be read as JSON.")
+
+
+def unreadable_body_sentence(cause: BaseException | None) -> str:
+    return next((sentence for kind, sentence in UNREADABLE_BODY_CAUSES if isinstance(cause, kind)), UNREADABLE_BODY)
+
+
+async def http_error(request: Request, error: HTTPException) -> Response:
+    """FastAPI's own answer; the one English detail FastAPI writes itself is said in the request's language."""
+    if error.status_code == 400 and error.detail == FASTAPI_UNREADABLE_BODY:
+        detail = translator(request)(unreadable_body_sentence(error.__cause__))
+        error = HTTPException(400, detail, headers=error.headers)
+    return await http_exception_handler(request, error)
+
+
 ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     DatabaseUnavailable: database_unavailable,
     RequestValidationError: invalid_request,
+    HTTPException: http_error,
 }

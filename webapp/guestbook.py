@@ -5,6 +5,7 @@ A page with a form (Post/Redirect/Get) and a JSON API over the same table.
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 from collections.abc import Callable
@@ -47,6 +48,21 @@ SENTENCES = {
         "A name cannot contain this character (%(code)s): private-use characters, non-characters and "
         "placeholders look different, or like nothing, to each reader."
     ),
+    ("name", "tag"): N_(
+        "A name cannot contain a tag character (%(code)s) that is not part of a flag emoji: "
+        "tag characters can hide text that nobody sees."
+    ),
+    ("name", "unassigned"): N_(
+        "A name cannot contain a code point that is not assigned to any character (%(code)s, as of Unicode "
+        "%(version)s)."
+    ),
+    ("name", "format"): N_(
+        "A name cannot contain an invisible format character (%(code)s): it would look the same as another name "
+        "without it. Only U+200C and U+200D may appear, for emoji and the scripts that need them."
+    ),
+    ("name", "marks"): N_(
+        "A name can have at most %(marks)s combining marks on one character (%(code)s has %(length)s)."
+    ),
     ("message", "empty"): N_("Please enter a message."),
     ("message", "too_long"): N_("A message can be at most %(max)s characters (this one has %(length)s)."),
     ("message", "control"): N_("A message cannot contain control characters."),
@@ -63,7 +79,23 @@ SENTENCES = {
         "A message cannot contain this character (%(code)s): private-use characters, non-characters and "
         "placeholders look different, or like nothing, to each reader."
     ),
+    ("message", "tag"): N_(
+        "A message cannot contain a tag character (%(code)s) that is not part of a flag emoji: "
+        "tag characters can hide text that nobody sees."
+    ),
+    ("message", "unassigned"): N_(
+        "A message cannot contain a code point that is not assigned to any character (%(code)s, as of Unicode "
+        "%(version)s)."
+    ),
+    ("message", "marks"): N_(
+        "A message can have at most %(marks)s combining marks on one character (%(code)s has %(length)s)."
+    ),
 }
+
+# Vietnamese puts two marks on a letter (ệ: e, U+0323, U+0302), Thai a vowel and a tone mark, Devanagari a
+# nukta, a vowel sign and a nasal sign; "zalgo" stacks dozens, and they spill over the entries around it.
+# (Biblical Hebrew with every cantillation mark can need five: rare enough for a guestbook.)
+MAX_MARKS_ON_ONE_CHARACTER = 4
 
 
 class InvalidText(TranslatableProblem):
@@ -71,7 +103,14 @@ class InvalidText(TranslatableProblem):
 
     def __init__(self, field: str, problem: str, *, max_length: int, length: int = 0, char: str = "") -> None:
         code = f"U+{ord(char):04X}" if char else ""
-        super().__init__(SENTENCES[field, problem], max=max_length, length=length, code=code)
+        super().__init__(
+            SENTENCES[field, problem],
+            max=max_length,
+            length=length,
+            code=code,
+            marks=MAX_MARKS_ON_ONE_CHARACTER,
+            version=unicodedata.unidata_version,
+        )
         self.field, self.problem, self.max_length, self.length = field, problem, max_length, length
 
 
@@ -84,6 +123,15 @@ BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u206
 SEPARATORS = frozenset("\u2028\u2029")
 # Interlinear annotation marks and the object replacement character stand for something that is not in the text.
 PLACEHOLDERS = frozenset("\ufff9\ufffa\ufffb\ufffc")
+# Tag characters (U+E0000 to U+E007F) spell ASCII that nobody sees ("Bob" can carry a hidden "ADM"). Their one
+# use in text is a flag: U+1F3F4, a subdivision code of 3 to 7 lowercase letters and digits, U+E007F (UTS #51
+# and CLDR; "gbeng" is England's flag).
+FLAG_TAG_SEQUENCE = re.compile("\U0001f3f4[\U000e0030-\U000e0039\U000e0061-\U000e007a]{3,7}\U000e007f")
+# Unicode keeps the unassigned code points of these ranges for pictographs (Extended_Pictographic, UAX #29), and
+# phones offer new emoji before Python knows them: Python 3.11 knows Unicode 14.0, not U+1FA77 (pink heart).
+FUTURE_EMOJI = ((0x1F000, 0x1FAFF), (0x1FC00, 0x1FFFD))
+# ZWNJ and ZWJ keep apart or join what is around them: Persian words, Indic conjuncts, emoji (👩‍💻).
+JOINERS = frozenset("\u200c\u200d")
 
 
 def is_invisible(char: str) -> bool:
@@ -113,25 +161,64 @@ def is_control(char: str) -> bool:
     return unicodedata.category(char) == "Cc"
 
 
-REFUSED_CHARACTERS: list[tuple[str, Callable[[str], bool]]] = [
+def is_tag(char: str) -> bool:
+    return 0xE0000 <= ord(char) <= 0xE007F
+
+
+def is_unassigned(char: str) -> bool:
+    """Whether a code point is no character yet, as far as this Python's Unicode knows (emoji to come aside)."""
+    code = ord(char)
+    future_emoji = any(first <= code <= last for first, last in FUTURE_EMOJI)
+    return unicodedata.category(char) == "Cn" and not future_emoji
+
+
+def is_hidden_format(char: str) -> bool:
+    """Whether a character is an invisible format character other than a joiner: U+200B, U+00AD, U+2060, U+FEFF..."""
+    return unicodedata.category(char) == "Cf" and char not in JOINERS
+
+
+Rule = tuple[str, Callable[[str], bool]]
+REFUSED_CHARACTERS: list[Rule] = [
     ("control", is_control),
     ("bidi", BIDI_CONTROLS.__contains__),
     ("separator", SEPARATORS.__contains__),
     ("unseen", is_unseen),
+    ("tag", is_tag),
+    ("unassigned", is_unassigned),
 ]
+# A name identifies its writer: "ad\u200bmin" must not pass for "admin". A message names nobody, and text has
+# real uses for the other format characters: a zero-width space marks where words break in Thai, Khmer or
+# Burmese, which put no spaces between words; a soft hyphen or a word joiner guide line breaks in long words.
+REFUSED_IN_NAMES: list[Rule] = [*REFUSED_CHARACTERS, ("format", is_hidden_format)]
 
 
-def first_refused(text: str, *, allow_newlines: bool) -> tuple[str, str] | None:
+def first_refused(text: str, *, allow_newlines: bool, allow_format_characters: bool) -> tuple[str, str] | None:
     """Given trimmed text, return the first rule it breaks and the character that breaks it, if any."""
-    checked = text.replace("\n", "") if allow_newlines else text
-    for problem, breaks in REFUSED_CHARACTERS:
+    checked = FLAG_TAG_SEQUENCE.sub("\U0001f3f4", text)  # a flag's own tags are the flag
+    checked = checked.replace("\n", "") if allow_newlines else checked
+    for problem, breaks in REFUSED_CHARACTERS if allow_format_characters else REFUSED_IN_NAMES:
         for char in checked:
             if breaks(char):
                 return problem, char
     return None
 
 
-def clean_text(value: str, *, field: str, max_length: int, allow_newlines: bool) -> str:
+def overloaded_character(text: str) -> tuple[str, int] | None:
+    """Given text, return the first character that carries more than MAX_MARKS_ON_ONE_CHARACTER combining marks
+    (the first mark itself when they open the text), and how many it carries. A joiner between marks does not
+    end them: what follows it is still drawn on the same character."""
+    base, marks = "", 0
+    for char in text:
+        if is_combining(char):
+            base, marks = base or char, marks + 1
+        elif char not in JOINERS:
+            if marks > MAX_MARKS_ON_ONE_CHARACTER:
+                return base, marks
+            base, marks = char, 0
+    return (base, marks) if marks > MAX_MARKS_ON_ONE_CHARACTER else None
+
+
+def clean_text(value: str, *, field: str, max_length: int, allow_newlines: bool, allow_format_characters: bool) -> str:
     """Given raw user text, return it trimmed; raise InvalidText when it is not acceptable."""
     text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if any(unicodedata.category(char) == "Cs" for char in text):
@@ -143,17 +230,21 @@ def clean_text(value: str, *, field: str, max_length: int, allow_newlines: bool)
         raise InvalidText(field, "invisible", max_length=max_length)
     if len(text) > max_length:
         raise InvalidText(field, "too_long", max_length=max_length, length=len(text))
-    if refused := first_refused(text, allow_newlines=allow_newlines):
+    if refused := first_refused(text, allow_newlines=allow_newlines, allow_format_characters=allow_format_characters):
         problem, char = refused
         raise InvalidText(field, problem, max_length=max_length, char=char)
+    if overloaded := overloaded_character(text):
+        base, marks = overloaded
+        raise InvalidText(field, "marks", max_length=max_length, length=marks, char=base)
     return text
 
 
 class EntryIn(BaseModel):
     """A new guestbook entry. Both fields are trimmed; the name is 1-40 characters on one line,
     the message 1-500 characters and may have line breaks; no other control characters, nothing that
-    turns text around or breaks lines unseen, nothing that shows differently to each reader, and
-    something visible in each."""
+    turns text around or breaks lines unseen, nothing that shows differently to each reader, no hidden
+    tag text, no unassigned code point, at most four combining marks on a character, and something visible
+    in each. A name has no invisible format character but the joiners ZWNJ and ZWJ."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -162,12 +253,16 @@ class EntryIn(BaseModel):
     @field_validator("name")
     @classmethod
     def _clean_name(cls, value: str) -> str:
-        return clean_text(value, field="name", max_length=NAME_MAX_LENGTH, allow_newlines=False)
+        return clean_text(
+            value, field="name", max_length=NAME_MAX_LENGTH, allow_newlines=False, allow_format_characters=False
+        )
 
     @field_validator("message")
     @classmethod
     def _clean_message(cls, value: str) -> str:
-        return clean_text(value, field="message", max_length=MESSAGE_MAX_LENGTH, allow_newlines=True)
+        return clean_text(
+            value, field="message", max_length=MESSAGE_MAX_LENGTH, allow_newlines=True, allow_format_characters=True
+        )
 
 
 class EntryOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -56,6 +57,16 @@ def test_limit_defaults_to_50_and_allows_up_to_1000(db_client: TestClient) -> No
         assert db_client.get("/api/guestbook", params={"limit": bad}).status_code == 422
 
 
+UNICODE_VERSION = unicodedata.unidata_version
+KOREAN_FIELD = {"name": "이름에는", "message": "메시지에는"}
+BLACK_FLAG, CANCEL_TAG = "\U0001f3f4", "\U000e007f"
+
+
+def tags(ascii_text: str) -> str:
+    """Given ASCII text, return it in tag characters (U+E0000 + its code): invisible, unless in a flag."""
+    return "".join(chr(0xE0000 + ord(char)) for char in ascii_text)
+
+
 BAD_ENTRIES = [
     ({"name": "", "message": "hi"}, "Please enter your name.", "이름을 입력해 주세요."),
     ({"name": "   ", "message": "hi"}, "Please enter your name.", "이름을 입력해 주세요."),
@@ -88,8 +99,7 @@ BAD_ENTRIES = [
         (
             {"name": name, "message": "hi"},
             "A name needs at least one visible character, not only invisible or combining ones.",
-            "이름에는 눈에 보이는 문자가 하나 이상 있어야 합니다. "
-            "보이지 않는 문자나 결합 문자만 있으면 안 됩니다.",
+            "이름에는 눈에 보이는 문자가 하나 이상 있어야 합니다. 보이지 않는 문자나 결합 문자만 있으면 안 됩니다.",
         )
         # The combining grapheme joiner (shows as nothing), an acute accent alone, a zero-width space with one.
         for name in ("\u034f", "\u0301", "\u200b\u0301")
@@ -97,8 +107,7 @@ BAD_ENTRIES = [
     (
         {"name": "a", "message": "\u3164\u0301"},  # a Hangul filler and an accent
         "A message needs at least one visible character, not only invisible or combining ones.",
-        "메시지에는 눈에 보이는 문자가 하나 이상 있어야 합니다. "
-        "보이지 않는 문자나 결합 문자만 있으면 안 됩니다.",
+        "메시지에는 눈에 보이는 문자가 하나 이상 있어야 합니다. 보이지 않는 문자나 결합 문자만 있으면 안 됩니다.",
     ),
     *[
         (
@@ -137,6 +146,65 @@ BAD_ENTRIES = [
         "A message cannot contain a character that separates lines or paragraphs (U+2029): use an ordinary line break.",
         "메시지에는 줄이나 문단을 나누는 문자(U+2029)를 입력할 수 없습니다. 일반 줄 바꿈을 사용해 주세요.",
     ),
+    *[
+        (
+            entry,
+            f"A {field} cannot contain a code point that is not assigned to any character (U+0378, as of Unicode "
+            f"{UNICODE_VERSION}).",
+            f"{KOREAN_FIELD[field]} 문자가 배정되지 않은 코드 포인트(U+0378, 유니코드 {UNICODE_VERSION} 기준)를 "
+            "입력할 수 없습니다.",
+        )
+        for field, entry in [
+            ("name", {"name": "\u0378\u0379", "message": "hi"}),
+            ("message", {"name": "a", "message": "hi \u0378"}),
+        ]
+    ],
+    *[
+        (
+            entry,
+            f"A {field} cannot contain a tag character ({code}) that is not part of a flag emoji: "
+            "tag characters can hide text that nobody sees.",
+            f"{KOREAN_FIELD[field]} 깃발 이모지의 일부가 아닌 태그 문자({code})를 입력할 수 없습니다. "
+            "태그 문자는 아무에게도 보이지 않는 텍스트를 숨길 수 있습니다.",
+        )
+        for field, entry, code in [
+            ("name", {"name": "Bob" + tags("ADM"), "message": "hi"}, "U+E0041"),  # hidden text after a name
+            ("name", {"name": BLACK_FLAG + tags("gbeng"), "message": "hi"}, "U+E0067"),  # a flag without its end
+            ("name", {"name": BLACK_FLAG + tags("GBENG") + CANCEL_TAG, "message": "hi"}, "U+E0047"),  # not a code
+            ("message", {"name": "a", "message": "hi" + tags("ignore this") + CANCEL_TAG}, "U+E0069"),
+        ]
+    ],
+    *[
+        (
+            {"name": name, "message": "hi"},
+            f"A name cannot contain an invisible format character ({code}): it would look the same as another name "
+            "without it. Only U+200C and U+200D may appear, for emoji and the scripts that need them.",
+            f"이름에는 보이지 않는 서식 문자({code})를 입력할 수 없습니다. 이 문자가 없는 다른 이름과 똑같아 보이기 "
+            "때문입니다. 이모지와 일부 문자 체계에 필요한 U+200C, U+200D만 입력할 수 있습니다.",
+        )
+        # A zero-width space, a soft hyphen, a word joiner, a byte order mark, an invisible times.
+        for name, code in [
+            ("ad\u200bmin", "U+200B"),
+            ("ad\u00admin", "U+00AD"),
+            ("ad\u2060min", "U+2060"),
+            ("\ufeffadmin", "U+FEFF"),
+            ("a\u2062b", "U+2062"),
+        ]
+    ],
+    *[
+        (
+            entry,
+            f"A {field} can have at most 4 combining marks on one character ({code} has {count}).",
+            f"{KOREAN_FIELD[field].replace('에는', '에서는')} 한 문자에 결합 문자를 4개까지 붙일 수 있습니다"
+            f"(현재 {code} 문자에 {count}개).",
+        )
+        for field, entry, code, count in [
+            ("name", {"name": "a" + "\u0336" * 39, "message": "hi"}, "U+0061", 39),  # "zalgo"
+            ("message", {"name": "a", "message": "zalgo e" + "\u0301" * 5}, "U+0065", 5),
+            # A joiner between marks does not start a new character: the marks after it stack on the same one.
+            ("message", {"name": "a", "message": "x" + "\u0301" * 3 + "\u200d" + "\u0301" * 3}, "U+0078", 6),
+        ]
+    ],
 ]
 
 
@@ -161,6 +229,15 @@ def test_bad_entries_get_422_with_a_clear_detail_and_nothing_is_stored(
         ("👩\u200d💻", "a zero-width joiner inside an emoji"),
         ("민지", "첫 줄\n둘째 줄"),
         ("Ana", "\u0301 an accent alone, but with words"),
+        ("🇰🇷", "a flag of two regional indicators"),
+        (BLACK_FLAG + tags("gbeng") + CANCEL_TAG, "England's flag: a black flag, tags, a cancel tag"),
+        ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "Persian (mi-khaham) keeps two letters apart with a ZWNJ"),
+        ("क्\u200dष", "Devanagari: a zero-width joiner after a virama"),
+        ("Vie\u0323\u0302t", "Vietnamese with two marks on one letter; at the limit: a" + "\u0301" * 4),
+        ("\U0001fa77", "an emoji newer than Python's Unicode (pink heart, Unicode 15)"),
+        ("ᄒᆞᆫ글", "old Hangul jamo are letters, not marks"),
+        ("Basmala", "\ufdfd: a very wide ligature stays allowed"),
+        ("Somchai", "ภาษา\u200bไทย: a zero-width space marks a word break in Thai; a soft hyp\u00adhen"),
     ],
 )
 def test_marks_and_joiners_with_visible_text_are_accepted(db_client: TestClient, name: str, message: str) -> None:
@@ -190,11 +267,37 @@ def test_malformed_json_gets_422(db_client: TestClient, body: bytes) -> None:
     assert _entries(db_client) == []
 
 
-def test_invalid_utf8_json_gets_400(db_client: TestClient) -> None:
-    body = b'{"name": "\xff\xfe", "message": "b"}'
-    response = db_client.post("/api/guestbook", content=body, headers={"Content-Type": "application/json"})
-    assert response.status_code == 400
-    assert response.json() == {"detail": "There was an error parsing the body"}
+@pytest.mark.parametrize(
+    ("body", "english", "korean"),
+    [
+        (
+            b'{"name": "\xff\xfe", "message": "b"}',
+            "The body could not be read as JSON: it is not valid UTF-8.",
+            "본문이 올바른 UTF-8이 아니어서 JSON으로 읽을 수 없습니다.",
+        ),
+        (
+            b'{"name": "a", "message": ' + b"7" * 5000 + b"}",
+            "The body could not be read as JSON: a number in it has too many digits.",
+            "본문에 자릿수가 너무 많은 숫자가 있어서 JSON으로 읽을 수 없습니다.",
+        ),
+        (
+            b"[" * 5000,
+            "The body could not be read as JSON: it is nested too deeply.",
+            "본문의 중첩이 너무 깊어서 JSON으로 읽을 수 없습니다.",
+        ),
+    ],
+)
+def test_json_that_cannot_be_read_gets_400_with_a_sentence_in_the_visitors_language(
+    db_client: TestClient, body: bytes, english: str, korean: str
+) -> None:
+    """FastAPI's own "There was an error parsing the body" said as the site says everything else."""
+    json_type = {"Content-Type": "application/json"}
+    in_english = db_client.post("/api/guestbook", content=body, headers={**json_type, "Accept-Language": "en"})
+    assert in_english.status_code == 400
+    assert in_english.json() == {"detail": english}
+    in_korean = db_client.post("/api/guestbook", content=body, headers=json_type, params={"lang": "ko"})
+    assert in_korean.status_code == 400
+    assert in_korean.json() == {"detail": korean}
     assert _entries(db_client) == []
 
 
