@@ -113,7 +113,11 @@ UNREADABLE_BODY = N_("The body could not be read as JSON.")
 
 
 def unreadable_body_sentence(cause: BaseException | None) -> str:
-    return next((sentence for kind, sentence in UNREADABLE_BODY_CAUSES if isinstance(cause, kind)), UNREADABLE_BODY)
+    for kind, sentence in UNREADABLE_BODY_CAUSES:
+        # Only the digits guard's ValueError ("Exceeds the limit (4300 digits) ...") is about digits.
+        if isinstance(cause, kind) and (kind is not ValueError or "digits" in str(cause)):
+            return sentence
+    return UNREADABLE_BODY
 
 
 async def http_error(request: Request, error: HTTPException) -> Response:
