@@ -140,13 +140,30 @@ def pages_for(paths: Sequence[str]) -> list[Page]:
 def resolved(path: Path) -> Path:
     """Given a path, return it with its links followed; refuse one whose links go round in a loop."""
     try:
-        return path.resolve()
-    except RuntimeError:  # "Symlink loop" up to Python 3.12; 3.13 raises OSError(ELOOP)
-        pass
+        real = path.resolve()
+    except RuntimeError:  # "Symlink loop" up to Python 3.12
+        raise looping(path) from None
     except OSError as error:
-        if error.errno != errno.ELOOP:
+        if error.errno == errno.ELOOP:
+            raise looping(path) from None
+        raise failure(error, path, writing=False) from None
+    # Python 3.13 hands back a looping link as it is (non-strict): asking the system about the deepest
+    # part that exists finds the loop.
+    for part in [real, *real.parents]:
+        try:
+            os.stat(part)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise looping(path) from None
             raise failure(error, path, writing=False) from None
-    raise BadArgument(_("%(path)s leads nowhere: its symbolic links go round in a loop.") % {"path": path})
+        break
+    return real
+
+
+def looping(path: Path) -> BadArgument:
+    return BadArgument(_("%(path)s leads nowhere: its symbolic links go round in a loop.") % {"path": path})
 
 
 def checked_out(static_dir: Path, out: Path) -> Path:
