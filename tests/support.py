@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -134,7 +136,15 @@ class RunningStack:
 
 
 @contextmanager
-def run_stack(tmp_path: Path, *extra_args: str, database_url: str | None = None) -> Iterator[RunningStack]:
+def run_stack(
+    tmp_path: Path,
+    *extra_args: str,
+    database_url: str | None = None,
+    project: Path = PROJECT_ROOT,
+    ready_status: int = 200,
+) -> Iterator[RunningStack]:
+    """`python -m tools.stack` from `project` (a copy, for a test that changes its files), until the block ends;
+    yield once its /ping answers `ready_status` (301 with --redirect-to-https)."""
     require_program("nginx")
     require_program("openssl")
     run_dir = tmp_path / "run"
@@ -145,13 +155,14 @@ def run_stack(tmp_path: Path, *extra_args: str, database_url: str | None = None)
     ]  # fmt: skip
     env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'site.db'}"}
     with open(log_path, "wb") as log:
-        process = spawn(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = spawn(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
     stack = RunningStack(process, run_dir, log_path)
 
     def ready() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"the stack exited with {process.returncode}:\n{stack.output()}")
-        return (run_dir / "stack.json").exists() and httpx.get(f"{stack.url}/ping", timeout=1).status_code == 200
+        answered = (run_dir / "stack.json").exists() and httpx.get(f"{stack.url}/ping", timeout=1).status_code
+        return answered == ready_status
 
     try:
         wait_for(ready, seconds=STACK_START_SECONDS, what=f"the stack to answer; its output:\n{stack.output()}")
@@ -217,3 +228,17 @@ def sqlite_locked(path: Path) -> Iterator[None]:
             yield
         finally:
             other.execute("ROLLBACK")
+
+
+def swap_folder_for_a_link(folder: Path, outside: Path, stop: threading.Event) -> None:
+    """Until told to stop: move the folder aside, put a link to `outside` in its place, then put it back
+    (someone who may write beside it, racing a command that writes into it)."""
+    aside, link = folder.with_name(f"{folder.name}.aside"), folder.with_name(f"{folder.name}.link")
+    link.symlink_to(outside)
+    while not stop.is_set():
+        # Each step the command's own writing got in the way of is skipped.
+        for source, destination in [(folder, aside), (link, folder), (folder, link), (aside, folder)]:
+            with contextlib.suppress(OSError):
+                source.rename(destination)
+        if os.path.lexists(aside):  # the command made the folder again meanwhile: start over with its copy
+            shutil.rmtree(aside, ignore_errors=True)

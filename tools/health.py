@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from tools.processes import HOST
 from webapp.logs import HEALTH_CHECK
 
-# /ping with a query it ignores, so that a log line of a check says what it is (and a log may leave them out).
-PING_TARGET = HEALTH_CHECK  # left out of the workers' logs and /log
+# /ping with a query it ignores, so that the workers' logs and /log can leave the checks out (webapp/logs.py).
 PING_REQUEST = (
-    f"GET {PING_TARGET} HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: tools.stack health check\r\nConnection: close\r\n\r\n"
+    f"GET {HEALTH_CHECK} HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: tools.stack health check\r\nConnection: close\r\n\r\n"
 ).encode("ascii")
 ANSWER_START = b"HTTP/1.1 200 "
 MAX_ANSWER_BYTES = 4096  # /ping's answer is about 150 bytes; nothing more is read

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from webapp.links import path_for
 from webapp.process import Render, now
 from webapp.sources import SourceFiles, SourceNotFound
 from webapp.templating import render
-from webapp.visitors import PROXY_SECRET_HEADER, format_address, same_visitor, visitor_of
+from webapp.visitors import came_through_nginx, format_address, same_visitor, visitor_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,9 +56,7 @@ class DynamicValues:
 
 
 @router.get("/dynamic", response_class=HTMLResponse)
-async def dynamic_page(
-    request: Request, views: CountedView, process: ProcessDep, settings: SettingsDep, name: str = ""
-) -> Response:
+async def dynamic_page(request: Request, views: CountedView, process: ProcessDep, name: str = "") -> Response:
     client = request.client
     moment = now()
     values = DynamicValues(
@@ -70,7 +67,7 @@ async def dynamic_page(
         client=format_address(client.host, client.port) if client else "unknown",
         user_agent=request.headers.get("user-agent", ""),
         scheme=request.scope["scheme"],
-        via="nginx" if came_through_nginx(request, settings.proxy_secret) else "direct",
+        via="nginx" if came_through_nginx(request.scope) else "direct",
         name=name.strip()[:MAX_NAME_LENGTH],
         stored_views=views.total,
     )
@@ -79,13 +76,6 @@ async def dynamic_page(
     response.headers["Cache-Control"] = MADE_FOR_THIS_REQUEST
     process.record_render(DYNAMIC_TEMPLATE, asdict(values), visitor=visitor_of(request.scope))
     return response
-
-
-def came_through_nginx(request: Request, proxy_secret: str) -> bool:
-    """Whether the stack's nginx passed this request on: only it knows the secret the stack gave the workers.
-    (X-Forwarded-For alone proves nothing: any client can send it.)"""
-    sent = request.headers.get(PROXY_SECRET_HEADER, "")
-    return bool(proxy_secret) and secrets.compare_digest(sent.encode(), proxy_secret.encode())
 
 
 @router.get("/compare", response_class=HTMLResponse)

@@ -19,10 +19,10 @@ from fastapi.responses import HTMLResponse, Response
 from webapp.caching import FINGERPRINTED, SHARED_PAGE, SHARED_SECONDS
 from webapp.deps import CountedView, ProcessDep, SettingsDep
 from webapp.i18n import DEFAULT_LANGUAGE, choose_language
-from webapp.pages import MAX_NAME_LENGTH, came_through_nginx
+from webapp.pages import MAX_NAME_LENGTH
 from webapp.process import now
 from webapp.templating import render
-from webapp.visitors import visitor_of
+from webapp.visitors import came_through_nginx, visitor_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,15 +77,13 @@ def prerendered_file(path: str, language: str) -> str:
 
 
 @router.get("/dynamic/shared", response_class=HTMLResponse)
-async def shared_page(
-    request: Request, views: CountedView, process: ProcessDep, settings: SettingsDep, name: str = ""
-) -> Response:
+async def shared_page(request: Request, views: CountedView, process: ProcessDep, name: str = "") -> Response:
     moment = now()
     values = SharedValues(
         time=moment.isoformat(timespec="milliseconds"),
         counter=process.next_number(),
         pid=process.pid,
-        via="nginx" if came_through_nginx(request, settings.proxy_secret) else "direct",
+        via="nginx" if came_through_nginx(request.scope) else "direct",
         name=name.strip()[:MAX_NAME_LENGTH],
         stored_views=views.total,
     )
@@ -110,7 +108,7 @@ async def spectrum_page(request: Request, views: CountedView, settings: Settings
     except OSError:
         built = None
     context = {
-        "through_nginx": came_through_nginx(request, settings.proxy_secret),
+        "through_nginx": came_through_nginx(request.scope),
         "prerendered": Prerendered(page, built),
         "fingerprint_demo": FINGERPRINT_DEMO,
         # What this page's own files are sent with, for its table of how each came.

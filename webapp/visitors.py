@@ -46,6 +46,7 @@ UNKNOWN = ""  # a visitor whose address the site cannot tell: same as nobody
 class Visitor:
     address: str  # who they are for "your own requests" and the post limit; UNKNOWN if the site cannot tell
     owner: bool  # the person at this machine, asking directly
+    through_nginx: bool = False  # passed on by the stack's nginx (it sent the secret)
 
 
 def format_address(host: str, port: int | None) -> str:
@@ -68,6 +69,13 @@ def is_owner(scope: Scope) -> bool:
     return isinstance(visitor, Visitor) and visitor.owner
 
 
+def came_through_nginx(scope: Scope) -> bool:
+    """Whether the stack's nginx passed this request on: only it knows the secret the stack gave the workers.
+    (X-Forwarded-For alone proves nothing: any client can send it.)"""
+    visitor = scope.get(SCOPE_KEY)
+    return isinstance(visitor, Visitor) and visitor.through_nginx
+
+
 def same_visitor(viewer: str, other: str) -> bool:
     return bool(viewer) and viewer == other
 
@@ -80,12 +88,12 @@ def host_name(value: str) -> str:
     return value.rpartition(":")[0] if value.count(":") == 1 else value
 
 
-def known(address: str, *, owner: bool) -> Visitor:
+def known(address: str, *, owner: bool, through_nginx: bool = False) -> Visitor:
     """From this machine's own address, anyone but the owner was relayed by a forwarder here: that
     address is everyone's it relays, so it tells no one apart."""
     if address in OWNER_ADDRESSES and not owner:
-        return Visitor(UNKNOWN, owner=False)
-    return Visitor(address, owner=owner)
+        return Visitor(UNKNOWN, owner=False, through_nginx=through_nginx)
+    return Visitor(address, owner=owner, through_nginx=through_nginx)
 
 
 class VisitorMiddleware:
@@ -115,7 +123,7 @@ class VisitorMiddleware:
             scope["client"] = (address, 0) if address else None
             if headers.get(b"x-forwarded-proto") in (b"http", b"https"):
                 scope["scheme"] = headers[b"x-forwarded-proto"].decode()
-            return known(address, owner=headers.get(OWNER_HEADER.encode()) == b"1")
+            return known(address, owner=headers.get(OWNER_HEADER.encode()) == b"1", through_nginx=True)
         client = scope.get("client")
         if any(name in FORWARDING_HEADERS for name in headers):
             if client and client[1] == 0:

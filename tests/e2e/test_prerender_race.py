@@ -3,34 +3,18 @@ the English folder for a link to a folder outside static/, back and forth (issue
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import threading
-from contextlib import suppress
 from pathlib import Path
 
-from tests.support import copy_project
+from tests.support import copy_project, swap_folder_for_a_link
 from webapp.paths import PROJECT_ROOT
 
 # Bounds, not measurements: one run starts the app and renders two pages (about 1.5 s on 2 shared cores).
 RUNS = 2  # the unit test races thousands of times; this shows the real command holds too
 RUN_SECONDS = 60
 SWAPPER_STOP_SECONDS = 10
-
-
-def _swap_folder_for_a_link(folder: Path, outside: Path, stop: threading.Event) -> None:
-    """Until told to stop: move the folder aside, put a link to `outside` in its place, then put it back."""
-    aside, link = folder.with_name(f"{folder.name}.aside"), folder.with_name(f"{folder.name}.link")
-    link.symlink_to(outside)
-    while not stop.is_set():
-        # Each step the command's own writing got in the way of is skipped.
-        for source, destination in [(folder, aside), (link, folder), (folder, link), (aside, folder)]:
-            with suppress(OSError):
-                source.rename(destination)
-        if os.path.lexists(aside):  # the command made the folder again meanwhile: start over with its copy
-            shutil.rmtree(aside, ignore_errors=True)
 
 
 def test_the_command_never_writes_through_a_folder_swapped_for_a_link_and_says_why_it_stopped(
@@ -41,7 +25,7 @@ def test_the_command_never_writes_through_a_folder_swapped_for_a_link_and_says_w
     outside.mkdir()
     (static_dir / "prerendered" / "en").mkdir(parents=True)
     stop = threading.Event()
-    swapper = threading.Thread(target=_swap_folder_for_a_link, args=(static_dir / "prerendered" / "en", outside, stop))
+    swapper = threading.Thread(target=swap_folder_for_a_link, args=(static_dir / "prerendered" / "en", outside, stop))
     swapper.start()
     runs: list[subprocess.CompletedProcess[str]] = []
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from tests.permissions import make_unreadable, without_root_powers
-from tests.support import STACK_START_SECONDS, RunningStack, copy_project, require_program, wait_for
+from tests.support import RunningStack, copy_project, require_program, run_stack, wait_for
 from tools.processes import HOST, STARTUP_SECONDS, child_environment, free_port, spawn, stop_process, uvicorn_command
 from tools.stack import CLIENT_LIMITS
 from webapp.caching import FINGERPRINTED, MADE_FOR_THIS_REQUEST
@@ -134,27 +133,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 @contextmanager
 def stack_from(project: Path, tmp: Path) -> Iterator[RunningStack]:
     """`python -m tools.stack` run from the copy, so its nginx and workers serve the copy's static/
-    (tests.support.run_stack runs the checkout's, whose static/ a test must not change)."""
-    run_dir, log_path = tmp / "run", tmp / "stack.log"
-    command = [
-        sys.executable, "-m", "tools.stack", "--run-dir", str(run_dir), "--worker-logs",
-        "--http-port", str(free_port()), "--https-port", str(free_port()),
-    ]  # fmt: skip
-    env = child_environment({"DATABASE_URL": f"sqlite:///{tmp / 'stack.db'}"})
-    with open(log_path, "wb") as log:
-        process = spawn(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
-    stack = RunningStack(process, run_dir, log_path)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the stack exited with {process.returncode}:\n{stack.output()}")
-        return (run_dir / "stack.json").exists() and httpx.get(f"{stack.url}/ping", timeout=1).is_success
-
-    try:
-        wait_for(ready, seconds=STACK_START_SECONDS, what=f"the stack to answer; its output:\n{stack.output()}")
+    (the checkout's static/ a test must not change)."""
+    with run_stack(tmp, project=project, database_url=f"sqlite:///{tmp / 'stack.db'}") as stack:
         yield stack
-    finally:
-        stop_process(process, seconds=10)
 
 
 @contextmanager

@@ -12,7 +12,6 @@ import os
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,10 +38,9 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     check_server_against_tls_configuration,
 )
 
-from tests.support import STACK_START_SECONDS, RunningStack, require_program, run_stack, wait_for
+from tests.support import RunningStack, require_program, run_stack
 from tools.certificate import ensure_certificate
-from tools.processes import HOST, free_port, spawn, stop_process
-from webapp.paths import PROJECT_ROOT
+from tools.processes import HOST
 
 CLASS_NAME = "classroom.example"
 CLASS_ADDRESS = "192.0.2.10"  # a documentation address (TEST-NET-1): a name here, never connected to
@@ -66,31 +64,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
 @pytest.fixture(scope="module")
 def https_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """The stack started with --redirect-to-https, as run_stack starts one; it is ready once plain HTTP redirects
-    (run_stack waits for a 200 there)."""
-    require_program("nginx")
-    require_program("openssl")
-    folder = tmp_path_factory.mktemp("https-only")
-    command = [
-        sys.executable, "-m", "tools.stack", "--run-dir", str(folder / "run"), "--worker-logs",
-        "--http-port", str(free_port()), "--https-port", str(free_port()), "--redirect-to-https",
-    ]  # fmt: skip
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'site.db'}"}
-    with open(folder / "stack.log", "wb") as log:
-        process = spawn(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    running = RunningStack(process, folder / "run", folder / "stack.log")
-
-    def redirects() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the stack exited with {process.returncode}:\n{running.output()}")
-        started = (running.run_dir / "stack.json").exists()
-        return started and httpx.get(f"{running.url}/ping", timeout=1).status_code == 301
-
-    try:
-        wait_for(redirects, seconds=STACK_START_SECONDS, what=f"the stack to answer; its output:\n{running.output()}")
+    """The stack started with --redirect-to-https: ready once plain HTTP redirects."""
+    with run_stack(tmp_path_factory.mktemp("https-only"), "--redirect-to-https", ready_status=301) as running:
         yield running
-    finally:
-        stop_process(process, seconds=10)
 
 
 def _port(stack: RunningStack, key: str) -> int:

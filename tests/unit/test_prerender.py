@@ -11,7 +11,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support import swap_folder_for_a_link
 from tools import prerender as prerender_module
 from tools import safefolder
 from tools.prerender import (
@@ -497,19 +497,6 @@ RACE_SECONDS = 30.0
 SWAPPER_STOP_SECONDS = 10.0
 
 
-def _swap_folder_for_a_link(folder: Path, outside: Path, stop: threading.Event) -> None:
-    """Until told to stop: move the folder aside, put a link to `outside` in its place, then put it back."""
-    aside, link = folder.with_name(f"{folder.name}.aside"), folder.with_name(f"{folder.name}.link")
-    link.symlink_to(outside)
-    while not stop.is_set():
-        # Each step the command's own writing got in the way of is skipped.
-        for source, destination in [(folder, aside), (link, folder), (folder, link), (aside, folder)]:
-            with suppress(OSError):
-                source.rename(destination)
-        if os.path.lexists(aside):  # the command made the folder again meanwhile: start over with its copy
-            shutil.rmtree(aside, ignore_errors=True)
-
-
 def test_a_language_folder_swapped_for_a_link_over_and_over_never_leads_a_file_outside(
     static_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -522,7 +509,7 @@ def test_a_language_folder_swapped_for_a_link_over_and_over_never_leads_a_file_o
 
     monkeypatch.setattr(prerender_module, "render_pages", render_at_once)
     stop = threading.Event()
-    swapper = threading.Thread(target=_swap_folder_for_a_link, args=(static_dir / "prerendered" / "en", outside, stop))
+    swapper = threading.Thread(target=swap_folder_for_a_link, args=(static_dir / "prerendered" / "en", outside, stop))
     swapper.start()
     exit_codes: set[int] = set()
     tracebacks: list[str] = []

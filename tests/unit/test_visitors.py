@@ -59,7 +59,7 @@ def test_an_address_uvicorn_took_from_a_header_is_not_believed() -> None:
 def test_the_stacks_nginx_is_believed_with_the_secret_alone() -> None:
     forwarded = (("X-Forwarded-For", "192.0.2.9"), ("X-Forwarded-Proto", "https"), ("X-Site-Owner", "0"))
     believed = scope(("127.0.0.1", 5000), *forwarded, ("X-Proxy-Secret", SECRET))
-    assert verdict(believed) == Visitor("192.0.2.9", owner=False)
+    assert verdict(believed) == Visitor("192.0.2.9", owner=False, through_nginx=True)
     assert believed["client"] == ("192.0.2.9", 0) and believed["scheme"] == "https"
     for secret_sent in ("guess", ""):
         claimed = scope(("127.0.0.1", 5000), *forwarded, ("X-Proxy-Secret", secret_sent))
@@ -72,6 +72,6 @@ def test_the_stacks_nginx_is_believed_with_the_secret_alone() -> None:
 def test_nginx_says_who_the_owner_is_and_a_relayed_stranger_is_nobody() -> None:
     through_nginx = (("X-Forwarded-For", "127.0.0.1"), ("X-Proxy-Secret", SECRET))
     owner = scope(("127.0.0.1", 5000), *through_nginx, ("X-Site-Owner", "1"))
-    assert verdict(owner) == Visitor("127.0.0.1", owner=True)
+    assert verdict(owner) == Visitor("127.0.0.1", owner=True, through_nginx=True)
     relayed = scope(("127.0.0.1", 5000), *through_nginx, ("X-Site-Owner", "0"))
-    assert verdict(relayed) == Visitor(UNKNOWN, owner=False)
+    assert verdict(relayed) == Visitor(UNKNOWN, owner=False, through_nginx=True)
