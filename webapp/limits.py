@@ -142,6 +142,13 @@ class RequestLimitsMiddleware:
             await self.app(scope, receive, send)
             return
 
+        if not declares_body(scope):  # most requests (GET): nothing to count, time or close
+            if status := self.refusal_before_reading(scope):
+                await _answer(send, status, self.sentence(scope, status))
+                return
+            await self.app(scope, receive, send)
+            return
+
         body = BoundedBody(receive, self, scope)
         started = False
 

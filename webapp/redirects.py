@@ -46,7 +46,7 @@ class PathRedirectsMiddleware:
             return
 
         async def send_with_path_locations(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
                 message["headers"] = [
                     (name, as_path(value.decode("latin-1")).encode("latin-1") if name.lower() == b"location" else value)
                     for name, value in message.get("headers", [])
