@@ -13,12 +13,11 @@ from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from webapp.logs import is_health_check
+from webapp.logs import LOGGED_PATH_LENGTH, is_health_check
 from webapp.visitors import format_address, same_visitor, visitor_of
 
 STATIC_PREFIX = "/static/"
 # What one entry keeps of the path and the query: enough to read, never a page of someone's padding.
-MAX_LOGGED_PATH = 200
 MAX_LOGGED_QUERY = 200
 CUT_MARK = "…"
 
@@ -122,7 +121,7 @@ class RequestLogMiddleware:
                 LoggedRequest(
                     started_at,
                     scope["method"],
-                    _cut(scope["path"], MAX_LOGGED_PATH),
+                    _cut(scope["path"], LOGGED_PATH_LENGTH),
                     _cut_bytes(scope.get("query_string", b""), MAX_LOGGED_QUERY),
                     status,
                     sent_bytes,

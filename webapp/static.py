@@ -39,6 +39,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from webapp.caching import FINGERPRINTED, MADE_FOR_THIS_REQUEST
 from webapp.fingerprints import original_name
+from webapp.logs import LOGGED_PATH_LENGTH
 
 # Some systems map these through the registry or an old mime.types; the browser
 # then refuses to run the script or apply the stylesheet.
@@ -59,7 +60,6 @@ REFUSED_ERRORS = frozenset({errno.EACCES, errno.ELOOP, errno.EMLINK})
 ERROR_PAGES_FOLDER = "errors"
 ERROR_PAGES = {403: "404.html", 404: "404.html", 405: "400.html", 500: "500.html"}
 ALLOWED_METHODS = "GET, HEAD"
-LOGGED_PATH_LENGTH = 200
 # Opened only to check that the file can be read: never a link (a link swapped in after the check is
 # refused too), and a named pipe does not make the server wait for a writer.
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
