@@ -2,12 +2,18 @@
 
 Starlette sends ETag and Last-Modified but no Cache-Control, so a browser
 guesses how long to keep a file and a learner may see stale CSS after an edit.
-The ETag is made the way nginx makes it, so a file has the same ETag whichever
-server sends it and a browser's cached copy revalidates against either.
+The ETag is the file's mtime in nanoseconds and its size, so every save gives a
+new one (saves closer than one tick of the system's file clock, a few
+milliseconds, excepted) and the next reload shows the edit. nginx's ETag counts whole seconds
+(`"hex mtime seconds-hex size"`): two saves of the same size within one second
+kept it, and a revalidating browser kept the old file. Matching nginx's format
+bought nothing: uvicorn on :8000 and the stack's nginx on :8080 are different
+origins, so a browser keeps a separate cache for each and never sends one
+server's ETag to the other.
 
 Every path gets the answer nginx gives it (`disable_symlinks on`, its index
-and error pages, its conditional requests), so the direct uvicorn and the
-stack never disagree about a file:
+and error pages, its conditional requests, If-Modified-Since in whole seconds),
+so the direct uvicorn and the stack never disagree about what a path is:
 
 - not there, or asked for through a file or a link (`style.css/`, `link/a.css`): 404;
 - a link itself, or a file or folder the server may not read: 403;
@@ -133,7 +139,7 @@ class CachedStaticFiles(StaticFiles):
     ) -> Response:
         if scope["method"] == "POST":
             raise Refused(405)
-        etag = nginx_etag(stat_result)
+        etag = file_etag(stat_result)
         condition = conditional_status(Headers(scope=scope), etag, int(stat_result.st_mtime))
         if condition == 412:
             return Response(status_code=412, headers={"cache-control": MADE_FOR_THIS_REQUEST})
@@ -278,9 +284,10 @@ def etag_matches(header: str, etag: str, *, weak: bool) -> bool:
     return etag in tags
 
 
-def nginx_etag(stat_result: os.stat_result) -> str:
-    """Given a file's stat, return the ETag nginx would send: hex mtime seconds and hex size."""
-    return f'"{int(stat_result.st_mtime):x}-{stat_result.st_size:x}"'
+def file_etag(stat_result: os.stat_result) -> str:
+    """Given a file's stat, return its ETag: hex mtime in nanoseconds and hex size, new on every save
+    (nginx's has whole seconds where this has nanoseconds)."""
+    return f'"{stat_result.st_mtime_ns:x}-{stat_result.st_size:x}"'
 
 
 def is_hidden(relative: str) -> bool:

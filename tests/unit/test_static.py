@@ -25,7 +25,7 @@ from tests.unit.conftest import MakeClient
 from webapp.caching import FINGERPRINTED, MADE_FOR_THIS_REQUEST
 from webapp.paths import PROJECT_ROOT, STATIC_DIR
 from webapp.settings import Settings
-from webapp.static import CachedStaticFiles, nginx_etag
+from webapp.static import CachedStaticFiles, file_etag
 
 STATIC_FILES = ["index.html", "style.css", "compare.js", "layers.svg"]
 
@@ -117,9 +117,27 @@ def test_other_methods_get_405(client: TestClient, method: str) -> None:
     assert response.headers["allow"] == "GET, HEAD"
 
 
-def test_etag_is_the_one_nginx_sends(client: TestClient, site_settings: Settings) -> None:
+def test_etag_is_the_mtime_in_nanoseconds_and_the_size(client: TestClient, site_settings: Settings) -> None:
     stat = (site_settings.static_dir / "style.css").stat()
-    assert client.get("/static/style.css").headers["etag"] == f'"{int(stat.st_mtime):x}-{stat.st_size:x}"'
+    assert client.get("/static/style.css").headers["etag"] == f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+
+
+def test_two_same_size_saves_within_one_second_get_two_etags(client: TestClient, site_settings: Settings) -> None:
+    # nginx's ETag (whole seconds and the size) stays the same here: a revalidating browser kept "v1".
+    file = site_settings.static_dir / "edited.txt"
+    second = 1_800_000_000 * 10**9
+    seen = []
+    for text, mtime_ns in (("v1", second + 100_000_000), ("v2", second + 150_000_000)):
+        file.write_text(text)
+        os.utime(file, ns=(mtime_ns, mtime_ns))
+        seen.append(client.get("/static/edited.txt"))
+    assert seen[0].headers["last-modified"] == seen[1].headers["last-modified"]  # the same second
+    assert seen[0].headers["etag"] != seen[1].headers["etag"]
+    again = client.get(
+        "/static/edited.txt",
+        headers={"If-None-Match": seen[0].headers["etag"], "If-Modified-Since": seen[0].headers["last-modified"]},
+    )
+    assert (again.status_code, again.text) == (200, "v2")
 
 
 def _error_page(settings: Settings, name: str = "404.html") -> bytes:
@@ -221,7 +239,7 @@ def test_conditional_requests_are_answered_by_nginxs_rules(
     client: TestClient, site_settings: Settings, conditions: dict[str, str], status: int, path: str
 ) -> None:
     file = site_settings.static_dir / "stamp.svg"
-    validators = {"etag": nginx_etag(file.stat()), "last_modified": client.get(path).headers["last-modified"]}
+    validators = {"etag": file_etag(file.stat()), "last_modified": client.get(path).headers["last-modified"]}
     response = client.get(path, headers={name: value.format(**validators) for name, value in conditions.items()})
     assert response.status_code == status
     if status == 412:  # a refusal is about one request: never kept, least of all for a year
