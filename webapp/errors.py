@@ -16,9 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from webapp.database import DatabaseUnavailable
 from webapp.i18n import N_, choose_language
 from webapp.site import site_of
+from webapp.storage import DatabaseUnavailable
 
 
 class TranslatableProblem(ValueError):
@@ -129,6 +129,8 @@ async def http_error(request: Request, error: HTTPException) -> Response:
 
 
 ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
+# Any other exception (a template that cannot be rendered, the learner's own code): servererrors.py, called from
+# headers.py, so that its 500 carries the site's headers.
 EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
     DatabaseUnavailable: database_unavailable,
     RequestValidationError: invalid_request,

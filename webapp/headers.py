@@ -70,10 +70,19 @@ class SiteHeadersMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
-            # A bug: Starlette's outermost middleware would answer 500 without these headers (no
-            # Cache-Control, no CSP). Answer it here, with them; the error still goes on to the log.
-            if not started:
+        except Exception as error:
+            # A bug, most often in the learner's own code: Starlette's outermost middleware would answer a
+            # bare 500 without these headers (no Cache-Control, no CSP). Answer it here, with them:
+            # servererrors.py says what happened to whom, and writes the traceback to the log itself.
+            if started:  # a response under way (a stream) cannot be replaced: uvicorn ends it and logs it
+                raise
+            try:
+                # Imported on a bug only: tools import this module for its headers, without the site.
+                from webapp.servererrors import server_error_response
+
+                response = await server_error_response(scope, error)
+            except Exception:  # saying it failed too: the bare 500, and both errors to the log
                 await send_with_headers(INTERNAL_ERROR_START)
                 await send({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
-            raise
+                raise
+            await response(scope, receive, send_with_headers)

@@ -20,9 +20,18 @@ from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, Template, nodes, pass_context
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    Template,
+    TemplateAssertionError,
+    TemplateSyntaxError,
+    nodes,
+    pass_context,
+)
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
+from starlette.routing import NoMatchFound
 
 from webapp import i18n
 from webapp.links import Links, path_for
@@ -57,6 +66,10 @@ class TranslateConstantText(NodeTransformer):
         return nodes.Mod(nodes.MarkSafe(nodes.Const(text)), values, lineno=node.lineno)
 
 
+class UnknownRoute(TemplateAssertionError):
+    """`url_for("name")` in a template, with a name no route of the site has: found when the template is compiled."""
+
+
 class LinkFixedPaths(NodeTransformer):
     """In a parsed template, replace `url_for("name", param="value")` with constant arguments by its path.
 
@@ -80,7 +93,10 @@ class LinkFixedPaths(NodeTransformer):
         ):
             return node
         params = {keyword.key: keyword.value.value for keyword in node.kwargs}  # type: ignore[attr-defined]
-        path = self.links.path_for(node.args[0].value, **params)
+        try:
+            path = self.links.path_for(node.args[0].value, **params)
+        except NoMatchFound as error:
+            raise UnknownRoute(str(error), node.lineno) from None
         return nodes.Add(nodes.Name("root_path", "load"), nodes.Const(path), lineno=node.lineno)
 
 
@@ -101,7 +117,11 @@ class TranslatedEnvironment(Environment):
         # The step between parsing and compiling. Jinja keeps it private, so a test renders every page.
         template = super()._parse(source, name, filename)
         if self.links is not None:
-            template = LinkFixedPaths(self.links).visit(template)
+            try:
+                template = LinkFixedPaths(self.links).visit(template)
+            except TemplateSyntaxError as error:  # Jinja's parser says which template; say it too
+                error.name, error.filename = name, filename
+                raise
         transformed: nodes.Template = TranslateConstantText(self.translations).visit(template)
         return transformed
 

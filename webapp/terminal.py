@@ -16,7 +16,7 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from webapp.i18n import compile_catalogue
+from webapp.i18n import CatalogueError, compile_catalogue, english_only
 from webapp.paths import TRANSLATIONS_DIR
 
 # POSIX: LC_ALL overrides LC_MESSAGES, which overrides LANG; the first one set decides.
@@ -49,7 +49,10 @@ def _windows_display_language() -> int | None:
 
 @functools.cache
 def translations(language: str) -> gettext.GNUTranslations:
-    return compile_catalogue(TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po", language)
+    try:
+        return compile_catalogue(TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po", language)
+    except (CatalogueError, OSError):  # a .po with a mistake: the site says where; lines stay readable in English
+        return english_only(language)
 
 
 def text(message: str) -> str:

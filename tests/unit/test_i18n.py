@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import shutil
 from datetime import UTC, datetime
@@ -16,7 +17,17 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.i18n import LANGUAGES, Catalogues, format_datetime_for, format_number_for, parse_accept_language
+from webapp import i18n
+from webapp.i18n import (
+    LANGUAGES,
+    CatalogueError,
+    CatalogueProblem,
+    Catalogues,
+    format_datetime_for,
+    format_number_for,
+    parse_accept_language,
+    read_catalogue,
+)
 from webapp.paths import PROJECT_ROOT
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -149,6 +160,155 @@ def test_an_edited_catalogue_is_read_again_and_an_unchanged_one_is_not(tmp_path:
     )
     assert catalogues.get("ko").gettext("Dynamic page") == "고친 제목"
     assert catalogues.get("en").gettext("Dynamic page") == "Dynamic page"
+
+
+KOREAN_TITLE = 'msgid "Dynamic page"\nmsgstr "동적 페이지"\n'
+
+
+def _korean_po(translations: Path) -> Path:
+    return translations / "ko" / "LC_MESSAGES" / "messages.po"
+
+
+def _edit(po: Path, old: str, new: str) -> int:
+    """Replace `old` in a .po file with `new`; return the line (from 1) where the edit starts."""
+    text = po.read_text(encoding="utf-8")
+    assert old in text
+    po.write_text(text.replace(old, new), encoding="utf-8")
+    return text[: text.index(old)].count("\n") + 1
+
+
+@pytest.fixture
+def translations(tmp_path: Path) -> Path:
+    copied = tmp_path / "translations"
+    shutil.copytree(PROJECT_ROOT / "translations", copied)
+    return copied
+
+
+def _running(translations: Path) -> Catalogues:
+    """The catalogues of a server that has started and read both languages (webapp/lifespan.py does soon after
+    start-up, or the first page does)."""
+    catalogues = Catalogues(translations)
+    for language in i18n.LANGUAGES:
+        catalogues.get(language)
+    return catalogues
+
+
+def test_a_missing_quote_keeps_the_last_good_text_and_is_said_once_with_its_line(
+    translations: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    catalogues = _running(translations)
+    po = _korean_po(translations)
+    line = _edit(po, KOREAN_TITLE, 'msgid "Dynamic page"\nmsgstr "고친 제목\n') + 1
+    with caplog.at_level(logging.WARNING, logger="webapp.i18n"):
+        for _ in range(3):  # three requests: one line in the terminal
+            assert catalogues.get("ko").gettext("Dynamic page") == "동적 페이지"  # not "고친 제", cut by Babel
+    assert catalogues.problems() == (CatalogueProblem(po, line, i18n.BROKEN_QUOTES),)
+    said = [record.getMessage() for record in caplog.records if record.name == "webapp.i18n"]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"{po}:{line}: ")
+
+    _edit(po, 'msgstr "고친 제목\n', 'msgstr "고친 제목"\n')
+    assert catalogues.get("ko").gettext("Dynamic page") == "고친 제목"
+    assert catalogues.problems() == ()
+
+
+def test_a_file_caught_half_written_is_read_again_when_finished(translations: Path) -> None:
+    catalogues = _running(translations)
+    po = _korean_po(translations)
+    whole = po.read_text(encoding="utf-8").replace(KOREAN_TITLE, 'msgid "Dynamic page"\nmsgstr "고친 제목"\n')
+    cut = whole.index('msgstr "고친 제목"') + len('msgstr "고친')
+    po.write_text(whole[:cut], encoding="utf-8")  # an editor still writing: the request reads what is there
+    assert [problem.message for problem in catalogues.problems()] == [i18n.BROKEN_QUOTES]
+    assert catalogues.get("ko").gettext("Dynamic page") == "동적 페이지"
+    po.write_text(whole, encoding="utf-8")
+    assert catalogues.get("ko").gettext("Dynamic page") == "고친 제목"
+    assert catalogues.problems() == ()
+
+
+def test_a_file_emptied_for_a_moment_keeps_the_text(translations: Path) -> None:
+    catalogues = _running(translations)
+    po = _korean_po(translations)
+    whole = po.read_bytes()
+    po.write_bytes(b"")  # what an editor's truncating open leaves before it writes
+    assert catalogues.get("ko").gettext("Dynamic page") == "동적 페이지"
+    assert catalogues.problems() == (CatalogueProblem(po, None, i18n.EMPTY_FILE),)
+    po.write_bytes(whole)
+    assert catalogues.problems() == ()
+
+
+def test_a_deleted_file_keeps_the_text_until_it_is_back(translations: Path) -> None:
+    catalogues = _running(translations)
+    po = _korean_po(translations)
+    aside = po.rename(po.with_name("aside.po"))
+    assert catalogues.get("ko").gettext("Dynamic page") == "동적 페이지"
+    assert catalogues.problems() == (CatalogueProblem(po, None, i18n.MISSING_FILE),)
+    aside.rename(po)
+    assert catalogues.problems() == ()
+
+
+def test_a_catalogue_broken_at_start_up_shows_english_and_is_said(
+    translations: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    po = _korean_po(translations)
+    line = _edit(po, KOREAN_TITLE, 'msgid "Dynamic page"\nmsgstr 동적 페이지"\n') + 1
+    with caplog.at_level(logging.WARNING, logger="webapp.i18n"):
+        catalogues = _running(translations)  # the server starts: a learner's typo must not stop it
+    assert catalogues.get("ko").gettext("Dynamic page") == "Dynamic page"
+    assert catalogues.get("ko").gettext("Home") == "Home"  # the whole language, not only the broken message
+    assert catalogues.get("en").gettext("Dynamic page") == "Dynamic page"
+    assert catalogues.problems() == (CatalogueProblem(po, line, i18n.BROKEN_QUOTES),)
+    said = [record.getMessage() for record in caplog.records if record.name == "webapp.i18n"]
+    assert len(said) == 1 and said[0].startswith(f"{po}:{line}: "), said
+
+    _edit(po, 'msgstr 동적 페이지"', 'msgstr "동적 페이지"')
+    assert catalogues.get("ko").gettext("Dynamic page") == "동적 페이지"
+    assert catalogues.problems() == ()
+
+
+HEADER = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+
+
+@pytest.mark.parametrize(
+    ("entry", "message", "line"),
+    [
+        ('msgid "Home"\nmsgstr "홈\n', i18n.BROKEN_QUOTES, 6),
+        ('msgid "Home"\nmsgstr 홈"\n', i18n.BROKEN_QUOTES, 6),
+        ('msgid "Home"\nmsgstr "홈 "첫" 화면"\n', i18n.BROKEN_QUOTES, 6),
+        ('msgid "Home"\nmsgstr ""\n"홈\n', i18n.BROKEN_QUOTES, 7),
+        ('msgid "Home"\nmsgid_plural\n', i18n.BROKEN_QUOTES, 6),
+        ('msgid "Home"\nmsgsrt "홈"\n', i18n.UNKNOWN_LINE, 6),
+        ('msgid "Home"\n\nmsgid "Back"\nmsgstr "뒤로"\n', i18n.MISSING_MSGSTR, 5),
+        ('msgid "Home"\nmsgstr "홈"\n# a comment\n"홈"\n', i18n.STRAY_TEXT, 8),
+        ('msgid "Hello %(name)s"\nmsgstr "안녕하세요 %(이름)s"\n', i18n.BROKEN_PLACEHOLDERS, 5),
+        ('msgid "Done"\nmsgstr "100% 완료"\n', i18n.BROKEN_PLACEHOLDERS, 5),
+    ],
+)
+def test_a_catalogue_is_read_exactly_as_written(entry: str, message: str, line: int) -> None:
+    with pytest.raises(CatalogueError) as raised:
+        read_catalogue((HEADER + entry).encode(), "ko")
+    assert (raised.value.message, raised.value.line) == (message, line)
+
+
+@pytest.mark.parametrize(
+    ("entry", "translated"),
+    [
+        ('msgid "Say \\"hi\\""\nmsgstr "\\"안녕\\"이라고 하세요"\n', '"안녕"이라고 하세요'),
+        ('msgid "Home"\r\nmsgstr ""\r\n"홈"  \r\n', "홈"),
+        ('#~ msgid "Old\n#~ msgstr "옛"\nmsgid "Home"\nmsgstr "홈"\n', "홈"),  # obsolete: not used
+        ('msgid "Home"\nmsgstr "홈 %%"\n', "홈 %%"),
+        ('msgid "Use 100%"\nmsgstr "100% 사용"\n', "100% 사용"),  # Python shows the English as it is
+        ('msgid "Hello %(name)s"\nmsgstr "안녕하세요"\n', "안녕하세요"),  # a placeholder may be left out
+    ],
+)
+def test_a_correct_catalogue_reads_as_written(entry: str, translated: str) -> None:
+    catalog = read_catalogue((HEADER + entry).encode(), "ko")
+    assert [message.string for message in catalog if message.id][-1] == translated
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_line() -> None:
+    with pytest.raises(CatalogueError) as raised:
+        read_catalogue((HEADER + 'msgid "Home"\nmsgstr "').encode() + "홈".encode()[:2] + b'"\n', "ko")
+    assert (raised.value.message, raised.value.line) == (i18n.NOT_UTF8, 6)
 
 
 def test_a_missing_catalogue_fails_at_start_up(tmp_path: Path) -> None:
