@@ -4,7 +4,9 @@
 
 Starts, on 127.0.0.1: a framework-free ASGI app and nginx serving a file as
 baselines, the site on one uvicorn, the site without its middleware, and the
-stack (nginx + N workers). Loads each with wrk, prints a table with every
+stack (nginx + N workers). Loads each with wrk, measures costs in-process, then
+times a code edit under `uvicorn --reload` in the site and in the lesson's own
+app (tools/bench_reload.py). Prints a table with every
 figure as a ratio to its baseline from the same run, and writes results.json
 to .run/bench/ (ignored by git), which the site shows at /bench. --publish
 writes the reference run committed with the project, generated/bench/, instead.
@@ -30,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from tools import inprocess, nginx
+from tools import bench_reload, inprocess, nginx
 from tools.inprocess import TEMPLATE_PAGE
 from tools.processes import (
     HOST,
@@ -60,6 +62,10 @@ CLOSE_PAIRS = (("static_nginx", "nginx_ceiling"), ("ping_direct", "ping_bare_fas
 WRK_THREADS = 2
 WRK_CONNECTIONS = 32
 LATENCY_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+# Code edits and start-ups timed per app (tools/bench_reload.py): a median of at least 5 in a full run; a
+# --quick run keeps the rows with fewer, in about 15 seconds.
+RELOAD_EDITS, RELOAD_STARTS = 7, 5
+QUICK_RELOAD_EDITS, QUICK_RELOAD_STARTS = 3, 1
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,8 @@ class Target:
 
     Figures are named by where they come from: `wrk.<case>` requests per second,
     `cpu.<case>` server CPU microseconds per request, `in_process.<page>` and
-    `writes.<kind>` microseconds per request (see tools/inprocess.py).
+    `writes.<kind>` microseconds per request (see tools/inprocess.py), `reload.<row>`
+    milliseconds, the median (see tools/bench_reload.py).
     """
 
     name: str
@@ -216,6 +223,13 @@ TARGETS = [
         "writes.site_count_view_us",
         "writes.raw_sqlite_upsert_us",
         at_most=3.0,
+    ),
+    Target(
+        "edit_to_ping",
+        "edit to new /ping under uvicorn --reload: the site vs the lesson's app",
+        "reload.site_edit",
+        "reload.lesson_edit",
+        at_most=1.3,
     ),
 ]
 
@@ -402,11 +416,15 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
     overhead_us = inprocess.measure_middleware()
     in_process = inprocess.measure_pages(run_dir)
     writes = inprocess.measure_view_writes(run_dir)
+    print("  " + _("a code edit under uvicorn --reload, the site and the lesson's app, taking turns ..."), flush=True)
+    edits, starts = (QUICK_RELOAD_EDITS, QUICK_RELOAD_STARTS) if quick else (RELOAD_EDITS, RELOAD_STARTS)
+    reload = bench_reload.measure(run_dir, edits=edits, starts=starts)
     figures = {
         **{f"wrk.{row['name']}": row["requests_per_second"] for row in rows},
         **{f"cpu.{row['name']}": row["cpu_us_per_request"] for row in rows if "cpu_us_per_request" in row},
         **{f"in_process.{name}": value for name, value in in_process.items() if isinstance(value, float)},
         **{f"writes.{name}": value for name, value in writes.items()},
+        **{f"reload.{row['name']}": row["median_ms"] for row in reload["rows"]},
     }
     targets = [{**asdict(target), **_ratio(target, figures, overhead_us)} for target in TARGETS]
     return {
@@ -425,6 +443,7 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
         "middleware_overhead_us": overhead_us,
         "in_process_us": in_process,
         "writes_us": writes,
+        "reload": reload,
         "rows": rows,
         "targets": targets,
     }
@@ -492,6 +511,8 @@ def format_table(results: dict[str, Any]) -> str:
         + _("page-view write %(site)s; the same upsert through sqlite3 %(raw)s")
         % {"site": f"{writes['site_count_view_us']:.1f}", "raw": f"{writes['raw_sqlite_upsert_us']:.1f}"}
     )
+    if "reload" in results:  # not in runs made before it was measured (the reference run, say)
+        lines += ["", *format_reload(results["reload"])]
     lines += ["", _("The claims, as ratios from this run:")]
     for target in results["targets"]:
         verdict = _("met") if target["met"] else _("NOT met")
@@ -502,6 +523,37 @@ def format_table(results: dict[str, Any]) -> str:
             + _("(target %(bound)s: %(verdict)s)") % {"bound": bound, "verdict": verdict}
         )
     return "\n".join(lines)
+
+
+def format_reload(reload: dict[str, Any]) -> list[str]:
+    """The edit and start-up rows: milliseconds, and each as a ratio to the lesson's app."""
+    labels = {name: _(label) for name, label in ((row["name"], row["label"]) for row in reload["rows"])}
+    header = [
+        pad(_("case"), 50),
+        pad(_("median"), 8, right=True),
+        pad(_("fastest"), 8, right=True),
+        pad(_("slowest"), 8, right=True),
+        " " + _("ratio to baseline"),
+    ]
+    lines = [
+        _(
+            "A code edit under uvicorn --reload, ms (median of %(edits)s edits and %(starts)s start-ups each, "
+            "/ping asked every %(poll)s ms):"
+        )
+        % {"edits": reload["edits"], "starts": reload["starts"], "poll": f"{reload['poll_ms']:g}"},
+        "  " + " ".join(header),
+    ]
+    for row in reload["rows"]:
+        if row["name"] == row["baseline"]:
+            ratio = _("baseline")
+        else:
+            ratio = _("%(ratio)s × %(baseline)s") % {  # noqa: RUF001 (the page's own sign, from its catalogue)
+                "ratio": f"{row['ratio']:.3f}",
+                "baseline": labels[row["baseline"]],
+            }
+        times = " ".join(f"{row[key]:>8,.0f}" for key in ("median_ms", "min_ms", "max_ms"))
+        lines.append(f"  {pad(labels[row['name']], 50)} {times}  {ratio}")
+    return lines
 
 
 def write_results(results: dict[str, Any], output: Path) -> Path:

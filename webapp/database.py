@@ -5,6 +5,9 @@ another database, PostgreSQL included. Handlers await its methods. Each runs on
 the database's own threads (webapp/lanes.py) and either answers or raises
 DatabaseUnavailable within DEADLINE_SECONDS: a stalled database never stalls a
 page that does not use it, and a page that does use it says so in seconds.
+
+Pages reach it through webapp/storage.py's Storage, which imports this module
+(and with it SQLAlchemy) only when the database is first needed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,15 +30,19 @@ from sqlalchemy import Engine, PoolProxiedConnection, delete, event, func, make_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from webapp.i18n import N_
 from webapp.lanes import Call, Lane, LaneTimeout, wait_at_most
+from webapp.storage import (
+    CAUSE_SENTENCES,
+    MESSAGE_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    Cause,
+    DatabaseUnavailable,
+    cause_of,
+)
 from webapp.terminal import text as _
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-NAME_MAX_LENGTH = 40
-MESSAGE_MAX_LENGTH = 500
 
 # How long anything here may wait, in seconds. The deadline covers a call's wait
 # for a thread too, and every wait inside it is shorter, so a call normally
@@ -78,100 +84,8 @@ class Entry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
 
 
-class Cause(StrEnum):
-    """Why the database cannot be used, in terms its owner can act on."""
-
-    PASSWORD = "password"
-    NO_USER = "no_user"
-    NO_DATABASE = "no_database"
-    REFUSED = "refused"
-    UNKNOWN_HOST = "unknown_host"
-    TIMEOUT = "timeout"
-    PERMISSION = "permission"
-    SQLITE_FILE = "sqlite_file"
-    LOCKED = "locked"
-    OTHER = "other"
-
-
-# The words of PostgreSQL, libpq, psycopg, SQLite and webapp/lanes.py that say each cause; the first match wins.
-# tests/unit/test_database_causes.py holds each message as the real server and drivers wrote it.
-CAUSE_SIGNS: tuple[tuple[Cause, re.Pattern[str]], ...] = tuple(
-    (cause, re.compile(signs, re.IGNORECASE))
-    for cause, signs in (
-        (Cause.PASSWORD, r"password authentication failed|no password supplied"),
-        (Cause.NO_USER, r'role ".*" does not exist'),
-        (Cause.NO_DATABASE, r'database ".*" does not exist'),
-        (Cause.REFUSED, r"connection refused|on socket .* no such file or directory"),
-        (Cause.UNKNOWN_HOST, r"failed to resolve host|could not translate host name|name or service not known"),
-        (Cause.TIMEOUT, r"timeout expired|no answer from the database within|due to (statement|lock) timeout"),
-        (Cause.PERMISSION, r"permission denied"),
-        (Cause.SQLITE_FILE, r"unable to open database file"),
-        (Cause.LOCKED, r"database is locked"),
-    )
-)
-
-# What happened and what the owner should check, one message each: the start-up line says it in the system's
-# language (webapp/terminal.py), and templates/_database_notice.html says the same message on the pages
-# (PageViews.cause_sentence).
-# No names in them: a page tells a visitor the cause, never the server's user, host or database.
-CAUSE_SENTENCES: dict[Cause, str] = {
-    Cause.PASSWORD: N_(
-        "The database did not accept the password (password authentication failed). "
-        "Check the user name and password in DATABASE_URL."
-    ),
-    Cause.NO_USER: N_(
-        "The database has no user of that name (role does not exist). "
-        "Check the user name in DATABASE_URL, or create that user in PostgreSQL."
-    ),
-    Cause.NO_DATABASE: N_(
-        "The server has no database of that name (database does not exist). "
-        "Check the database name at the end of DATABASE_URL, or create that database."
-    ),
-    Cause.REFUSED: N_(
-        "No database server answers at that address (connection refused). "
-        "Check that PostgreSQL is running, and the host and port in DATABASE_URL."
-    ),
-    Cause.UNKNOWN_HOST: N_(
-        "The database server's host name was not found (failed to resolve host). "
-        "Check the host name in DATABASE_URL: for a server on this computer it is localhost."
-    ),
-    Cause.TIMEOUT: N_(
-        "The database did not answer in time (timeout). "
-        "Check that the database server is running, can be reached from here, and is not overloaded."
-    ),
-    Cause.PERMISSION: N_(
-        "The database user may not create or change the site's tables (permission denied). "
-        "Make the user in DATABASE_URL the owner of the database."
-    ),
-    Cause.SQLITE_FILE: N_(
-        "The SQLite database file cannot be opened (unable to open database file). "
-        "Check that the site may create and write the file named in DATABASE_URL, and its folder."
-    ),
-    Cause.LOCKED: N_(
-        "Another program holds the SQLite database's write lock (database is locked). "
-        "Reload in a moment; if it stays, close the other program using the file (an sqlite3 shell, say)."
-    ),
-    Cause.OTHER: N_(
-        "The database reported an error. Check that the database server is running and that DATABASE_URL is right."
-    ),
-}
-
-
-def cause_of(message: str) -> Cause:
-    """Given a database error's message, return its cause (OTHER when none of the known words is in it)."""
-    return next((cause for cause, signs in CAUSE_SIGNS if signs.search(message)), Cause.OTHER)
-
-
 # What two processes creating the tables at once can meet: "already exists", a duplicate type, SQLite's lock.
 RACE_CAUSES = frozenset({Cause.OTHER, Cause.LOCKED})
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or used right now."""
-
-    @property
-    def cause(self) -> Cause:
-        return cause_of(str(self))
 
 
 def start_up_line(url: str, error: DatabaseUnavailable) -> str:

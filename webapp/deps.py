@@ -13,20 +13,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from webapp.database import CAUSE_SENTENCES, Cause, Database, DatabaseUnavailable
 from webapp.process import ProcessInfo
 from webapp.ratelimit import PostLimiter
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
 from webapp.site import site_of
 from webapp.sources import SourceFiles
+from webapp.storage import CAUSE_SENTENCES, Cause, DatabaseUnavailable, Storage
 
 
 async def get_settings(request: Request) -> Settings:
     return site_of(request.app).settings
 
 
-async def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Storage:
     return site_of(request.app).database
 
 
@@ -47,7 +47,7 @@ async def get_post_limiter(request: Request) -> PostLimiter:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
+DatabaseDep = Annotated[Storage, Depends(get_database)]
 ProcessDep = Annotated[ProcessInfo, Depends(get_process)]
 RequestLogDep = Annotated[RequestLog, Depends(get_request_log)]
 SourceFilesDep = Annotated[SourceFiles, Depends(get_source_files)]

@@ -10,7 +10,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -19,13 +19,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from starlette.requests import ClientDisconnect
 
 from webapp.crossorigin import cross_site_origin
-from webapp.database import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, Database, DatabaseUnavailable, Entry
 from webapp.deps import CountedView, DatabaseDep, PageViews, PostLimiterDep, count_page_view
 from webapp.errors import DATABASE_UNAVAILABLE_RESPONSE, TranslatableProblem, translator
 from webapp.i18n import N_
 from webapp.links import path_for
+from webapp.storage import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, DatabaseUnavailable, Storage
 from webapp.templating import render
 from webapp.visitors import visitor_of
+
+if TYPE_CHECKING:  # the stored row's type: webapp.database loads with SQLAlchemy, on first use (webapp/storage.py)
+    from webapp.database import Entry
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -361,7 +364,7 @@ def invalid_fields(error: ValidationError) -> list[InvalidText]:
     return invalid
 
 
-async def recent_entries(database: Database, *, known_down: bool = False) -> list[Entry] | None:
+async def recent_entries(database: Storage, *, known_down: bool = False) -> list[Entry] | None:
     """The newest entries, or None when the database is down. `known_down`: it failed moments ago in
     this request (counting the view), and a database that is down is not waited for twice."""
     if known_down:
@@ -440,7 +443,7 @@ async def post_guestbook_form(
 
 async def refuse_post(
     request: Request,
-    database: Database,
+    database: Storage,
     form: dict[str, str],
     status_code: int,
     refusal: dict[str, object],

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
-from webapp.database import Database
 from webapp.fingerprints import Fingerprints
 from webapp.i18n import Catalogues
 from webapp.links import Links
@@ -16,8 +15,10 @@ from webapp.ratelimit import PostLimiter
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
 from webapp.sources import SourceFiles
+from webapp.storage import Storage
 
-if TYPE_CHECKING:  # templating renders with site_of(): imported here only for the type
+if TYPE_CHECKING:  # both use site_of(): imported here only for the type
+    from webapp.practice import Practice
     from webapp.templating import Templates
 
 
@@ -26,13 +27,14 @@ class Site:
     settings: Settings
     process: ProcessInfo
     request_log: RequestLog
-    database: Database
+    database: Storage
     templates: Templates
     catalogues: Catalogues
     links: Links
     source_files: SourceFiles
     post_limiter: PostLimiter
     fingerprints: Fingerprints
+    practice: Practice
 
 
 def site_of(app: Starlette) -> Site:

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import require_program
-from tools.bench import CASES, CLOSE_PAIRS, PAIR_REPEATS, TARGETS
+from tools.bench import CASES, CLOSE_PAIRS, PAIR_REPEATS, QUICK_RELOAD_EDITS, QUICK_RELOAD_STARTS, TARGETS
+from tools.bench_reload import ROWS as RELOAD_ROWS
+from tools.bench_reload import WAIT_SECONDS
 from webapp.paths import PROJECT_ROOT
 
 
@@ -57,6 +59,19 @@ def test_quick_benchmark_run_measures_every_case(tmp_path: Path) -> None:
         re.fullmatch(r'If-None-Match: (W/)?"[^"]+"', words[words.index("-H") + 1]) for words in revalidations
     )
     assert "static through nginx vs through uvicorn" in result.stdout
+    # A code edit under --reload, the site and the lesson's app side by side: fewer edits, the same rows.
+    reload = results["reload"]
+    assert [row["name"] for row in reload["rows"]] == [row.name for row in RELOAD_ROWS]
+    assert (reload["edits"], reload["starts"]) == (QUICK_RELOAD_EDITS, QUICK_RELOAD_STARTS)
+    for row in reload["rows"]:
+        assert len(row["runs_ms"]) == (reload["edits"] if row["name"].endswith("_edit") else reload["starts"]), row
+        assert 0 < row["min_ms"] <= row["median_ms"] <= row["max_ms"] < WAIT_SECONDS * 1000, row
+        assert row["ratio"] > 0, row
+    edit_target = next(target for target in results["targets"] if target["name"] == "edit_to_ping")
+    assert edit_target["ratio"] == pytest.approx(
+        reload["rows"][0]["median_ms"] / reload["rows"][1]["median_ms"], abs=0.01
+    )
+    assert "edit to new /ping, the lesson's app" in result.stdout
     assert results["quick"] is True  # /bench marks it as rough
     assert results["command"].endswith(" -m tools.bench --quick --output " + str(output))
     assert sorted(path.name for path in output.iterdir()) == ["results.json"]

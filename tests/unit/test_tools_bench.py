@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.conftest import MakeClient
-from tools.bench import CASES, TARGETS, parse_args, parse_wrk, write_results
+from tests.unit.test_commands import problems_with
+from tools.bench import CASES, TARGETS, format_table, parse_args, parse_wrk, write_results
+from tools.bench_reload import ROWS as RELOAD_ROWS
 from webapp.paths import BENCH_DIR, BENCH_RUNS_DIR
 
 # What wrk 4.1 prints with --latency (trimmed of the distribution lines we do not read).
@@ -48,6 +51,11 @@ def test_parse_wrk_refuses_output_without_figures() -> None:
         parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
 
 
+# The edit and start-up rows' medians, in tools.bench_reload.ROWS's order: the site's edit is 1.177 times the lesson's.
+RELOAD_MEDIANS_MS = {"site_edit": 612.0, "lesson_edit": 520.0, "site_start": 560.0, "lesson_start": 470.0}
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
 def _results(*, quick: bool = False, cpu: str = "test cpu") -> dict[str, Any]:
     """Results as tools.bench writes them; static_nginx is 4x static_uvicorn."""
     rates = {case.name: 1000.0 * (index + 1) for index, case in enumerate(CASES)}
@@ -75,6 +83,17 @@ def _results(*, quick: bool = False, cpu: str = "test cpu") -> dict[str, Any]:
             "dynamic_split": {"database": 240.0, "template": 200.0, "framework": 210.0},
         },
         "writes_us": {"site_count_view_us": 20.0, "raw_sqlite_upsert_us": 12.0},
+        "reload": {
+            "edits": 7, "starts": 5, "poll_ms": 20.0,
+            "commands": {"site": "uvicorn webapp.main:app --reload --reload-dir webapp",
+                         "lesson": "uvicorn main:app --reload"},
+            "folders": {"site": ".", "lesson": "lesson"},
+            "rows": [
+                {**row.__dict__, "median_ms": median, "min_ms": median - 40, "max_ms": median + 300,
+                 "runs_ms": [median] * 5, "ratio": round(median / RELOAD_MEDIANS_MS[row.baseline], 3)}
+                for row, median in zip(RELOAD_ROWS, RELOAD_MEDIANS_MS.values(), strict=True)
+            ],
+        },
         "rows": rows,
         "targets": [{**t.__dict__, "ratio": 1.5, "met": t.met(1.5)} for t in TARGETS],
     }  # fmt: skip
@@ -183,3 +202,45 @@ def test_an_older_results_file_without_the_split_still_shows(make_client: MakeCl
     page = _bench_client(make_client, tmp_path).get("/bench?lang=en")
     assert page.status_code == 200
     assert 'id="dynamic-split"' not in page.text
+
+
+def test_bench_page_shows_how_soon_a_code_edit_shows_in_both_languages(make_client: MakeClient, tmp_path: Path) -> None:
+    write_results(_results(), tmp_path / "reference")
+    client = _bench_client(make_client, tmp_path)
+    english = unescape(client.get("/bench?lang=en").text)
+    rows = re.findall(r'<tr>\s*<td>([^<]+)</td>\s*<td class="num">([\d,]+)</td>', english.split('id="reload-title"')[1])
+    assert rows[:4] == [
+        ("edit to new /ping, the site", "612"),
+        ("edit to new /ping, the lesson's app", "520"),
+        ("start-up to the first 200, the site", "560"),
+        ("start-up to the first 200, the lesson's app", "470"),
+    ]
+    assert f"1.177 {TIMES} edit to new /ping, the lesson's app" in english
+    assert "Median of 7 edits and 5 start-ups for each app" in english
+    shown = re.findall(r"<code>(.*?)</code>", english.split('id="reload-title"')[1].split("</table>")[0])
+    assert ".venv/bin/uvicorn webapp.main:app --reload --reload-dir webapp" in shown
+    assert [problem for command in shown for problem in problems_with(command)] == []  # each runs as shown
+    assert "edit to new /ping under uvicorn --reload: the site vs the lesson's app" in english  # the claim
+    korean = client.get("/bench?lang=ko").text
+    assert "코드 수정부터 새 /ping 응답까지, 수업 코드 그대로의 앱 대비 1.177배" in korean
+    assert "앱마다 수정 7번과 시작 5번" in korean
+
+
+def test_a_results_file_from_before_the_edit_rows_still_shows(make_client: MakeClient, tmp_path: Path) -> None:
+    results = _results()
+    del results["reload"]
+    write_results(results, tmp_path / "reference")
+    page = _bench_client(make_client, tmp_path).get("/bench?lang=en")
+    assert page.status_code == 200
+    assert 'id="reload-title"' not in page.text
+    assert "A code edit under uvicorn --reload" not in format_table(results)
+
+
+def test_the_terminal_table_prints_the_edit_rows_and_their_target() -> None:
+    table = format_table(_results())
+    assert "A code edit under uvicorn --reload, ms (median of 7 edits and 5 start-ups each" in table
+    edit_line = next(line for line in table.splitlines() if line.strip().startswith("edit to new /ping, the site"))
+    assert edit_line.split()[6:9] == ["612", "572", "912"]
+    assert edit_line.endswith(f"1.177 {TIMES} edit to new /ping, the lesson's app")
+    claim = next(line for line in table.splitlines() if "the site vs the lesson's app" in line)
+    assert "(target <= 1.3: NOT met)" in claim  # _results() gives every target the ratio 1.5
