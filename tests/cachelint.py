@@ -26,6 +26,8 @@ SAMPLES = {
     "/spectrum": caching.MADE_FOR_THIS_REQUEST,
     "/log": caching.MADE_FOR_THIS_REQUEST,
     "/bench": caching.MADE_FOR_THIS_REQUEST,
+    "/practice": caching.MADE_FOR_THIS_REQUEST,
+    "/practice/events": caching.MADE_FOR_THIS_REQUEST,  # a stranger (the test client) is refused
     "/guestbook": caching.MADE_FOR_THIS_REQUEST,
     "/source/static/index.html": caching.MADE_FOR_THIS_REQUEST,
     "/source/templates/dynamic.html": caching.MADE_FOR_THIS_REQUEST,

@@ -7,25 +7,22 @@ save, and reload http://127.0.0.1:8000/ping in the browser
 
 from __future__ import annotations
 
-import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import APIRouter, FastAPI
 
-from webapp import api, docs, guestbook, i18n, logs, pages, spectrum
-from webapp.database import Database
+from webapp import api, docs, guestbook, i18n, logs, pages, practice, spectrum
 from webapp.errors import EXCEPTION_HANDLERS
 from webapp.fingerprints import Fingerprints
+from webapp.lifespan import lifespan
 from webapp.links import Links
 from webapp.middleware import site_middleware
 from webapp.process import ProcessInfo
 from webapp.ratelimit import PostLimiter
 from webapp.requestlog import RequestLog
 from webapp.settings import Settings
-from webapp.site import Site, site_of
+from webapp.site import Site
 from webapp.sources import SourceFiles
 from webapp.static import CachedStaticFiles
+from webapp.storage import Storage
 from webapp.templating import Templates
 
 lesson = APIRouter()
@@ -34,21 +31,6 @@ lesson = APIRouter()
 @lesson.get("/ping")
 def test():
     return {"message": "pong"}
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    database = site_of(app).database
-    # A database that is down at start-up does not stop the site: the static
-    # side never needs it, and dynamic pages say it is unavailable.
-    await database.try_create_tables()
-    # What start-up made (the app, its templates, SQLAlchemy, Babel's data) lives as long as the
-    # process. Frozen, Python's garbage collector stops scanning it again and again while requests
-    # are served: about 25 µs of CPU per /ping here, a tenth of the request.
-    gc.freeze()
-    yield
-    gc.unfreeze()
-    database.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,17 +52,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         process=ProcessInfo(),
         request_log=request_log,
-        database=Database(settings.database_url, max_entries=settings.guestbook_max_entries),
+        database=Storage(settings.database_url, max_entries=settings.guestbook_max_entries),
         templates=Templates(settings.templates_dir, links, catalogues),
         catalogues=catalogues,
         links=links,
         source_files=SourceFiles(),
         post_limiter=PostLimiter(settings.posts_per_minute),
         fingerprints=Fingerprints(settings.static_dir),
+        practice=practice.practice_for(settings),
     )
     app.include_router(lesson)
     app.include_router(pages.router)
     app.include_router(spectrum.router)
+    app.include_router(practice.router)
     app.include_router(api.router)
     app.include_router(guestbook.page_router)
     app.include_router(guestbook.api_router)

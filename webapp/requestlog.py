@@ -70,9 +70,17 @@ class RequestLog:
     def __init__(self, size: int) -> None:
         self._entries: deque[LoggedRequest] = deque(maxlen=size)
         self.size = size
+        self.added = 0  # entries added since the process started, kept or not
+        self.first_at: float | None = None  # when the first request came: since then this process answers
 
     def add(self, entry: LoggedRequest) -> None:
         self._entries.append(entry)
+        self.added += 1
+
+    def newer_than(self, added: int) -> list[LoggedRequest]:
+        """The entries added after the first `added` ones (those still kept), oldest first."""
+        count = min(self.added - added, len(self._entries))
+        return list(self._entries)[len(self._entries) - count :] if count > 0 else []
 
     def recent(self, limit: int | None = None) -> list[LoggedRequest]:
         """Return up to `limit` entries, newest first."""
@@ -103,6 +111,8 @@ class RequestLogMiddleware:
 
         started_at = time.time()
         started = time.perf_counter()
+        if self.log.first_at is None:
+            self.log.first_at = started_at
         status = 500  # what the client gets if the app fails before answering
         sent_bytes = 0
 

@@ -24,6 +24,7 @@ PAGES = [
     "/guestbook",
     "/log",
     "/bench",
+    "/practice",
 ]
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 # Performance is timed on a shared machine: a page this small scores 1.0 unless the machine stalls.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,7 +21,7 @@ import pytest
 from tests.support import RunningStack, is_running, require_program, run_stack, wait_for
 from webapp.headers import SECURITY_HEADERS
 from webapp.paths import PROJECT_ROOT
-from webapp.static import nginx_etag
+from webapp.static import file_etag
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +43,23 @@ def test_static_files_are_served_by_nginx_not_the_workers(stack: RunningStack) -
         assert not [entry for entry in logged if marker in entry["query"]], worker_url
 
 
+def nginx_etag(stat: os.stat_result) -> str:
+    """The ETag nginx sends for a file: hex mtime in whole seconds and hex size."""
+    return f'"{int(stat.st_mtime):x}-{stat.st_size:x}"'
+
+
 def test_static_headers_match_the_app_policy(stack: RunningStack) -> None:
     path = PROJECT_ROOT / "static" / "style.css"
     # Uncompressed: gzip would turn nginx's ETag into a weak one, W/"...".
     identity = {"Accept-Encoding": "identity"}
     through_nginx = httpx.get(f"{stack.url}/static/style.css", headers=identity)
     direct = httpx.get(f"{stack.worker_urls()[0]}/static/style.css", headers=identity)
-    assert through_nginx.headers["etag"] == direct.headers["etag"] == nginx_etag(path.stat())
+    # Each its own ETag (nginx's whole seconds, the app's nanoseconds): two origins, two browser caches.
+    assert through_nginx.headers["etag"] == nginx_etag(path.stat())
+    assert direct.headers["etag"] == file_etag(path.stat())
     assert through_nginx.headers["last-modified"] == direct.headers["last-modified"]
     assert through_nginx.headers["cache-control"] == direct.headers["cache-control"] == "no-cache"
-    for etag in (direct.headers["etag"], "W/" + direct.headers["etag"]):
+    for etag in (through_nginx.headers["etag"], "W/" + through_nginx.headers["etag"]):
         again = httpx.get(f"{stack.url}/static/style.css", headers={"If-None-Match": etag})
         assert again.status_code == 304, etag
 
@@ -187,8 +195,33 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def test_the_practice_stream_comes_through_nginx_as_it_happens(stack: RunningStack) -> None:
+    """nginx buffers what it proxies: the stream's events must arrive one by one, not when a buffer fills."""
+    with httpx.stream("GET", f"{stack.url}/practice/events", timeout=5) as events:
+        assert events.status_code == 200
+        assert events.headers["content-type"].startswith("text/event-stream")
+        lines = events.iter_lines()
+        assert next(lines) == "event: hello"
+        hello = json.loads(next(lines).removeprefix("data: "))
+        assert hello["through_stack"] is True
+        assert hello["reload"] == "off"  # the stack's workers never reload
+        started = time.monotonic()
+        assert "event: alive" in _lines_until(lines, "event: alive")
+        assert time.monotonic() - started < 3  # one a second: a read timeout of 5 s would fail first
+
+
+def _lines_until(lines: Iterator[str], wanted: str) -> list[str]:
+    seen = []
+    for line in lines:
+        seen.append(line)
+        if line == wanted:
+            break
+    return seen
+
+
 def test_sigterm_stops_everything_cleanly(tmp_path: Path) -> None:
-    with run_stack(tmp_path) as stack:
+    with run_stack(tmp_path) as stack, httpx.stream("GET", f"{stack.url}/practice/events", timeout=20) as events:
+        assert next(events.iter_lines()) == "event: hello"  # an open page: it must not hold up the stop
         nginx_pid = stack.state["nginx_pid"]
         everything = {nginx_pid, *stack.worker_pids(), *_children(nginx_pid)}
         assert len(everything) >= 4  # nginx master, its workers, two uvicorn workers
