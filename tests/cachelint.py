@@ -27,7 +27,7 @@ SAMPLES = {
     "/log": caching.MADE_FOR_THIS_REQUEST,
     "/bench": caching.MADE_FOR_THIS_REQUEST,
     "/practice": caching.MADE_FOR_THIS_REQUEST,
-    "/practice/events": caching.MADE_FOR_THIS_REQUEST,  # a stranger (the test client) is refused
+    "/practice/events": caching.MADE_FOR_THIS_REQUEST,  # a stream to the owner; a stranger (the test client) is refused
     "/guestbook": caching.MADE_FOR_THIS_REQUEST,
     "/source/static/index.html": caching.MADE_FOR_THIS_REQUEST,
     "/source/templates/dynamic.html": caching.MADE_FOR_THIS_REQUEST,
@@ -63,3 +63,7 @@ def caching_complaints(status: int, headers: Iterable[tuple[str, str]], body: by
         for note in linter.notes
         if note.category.name.lower() == CACHING and note.level.name.lower() in COMPLAINTS
     ]
+
+
+# Responses that do not end while the page that asked is open: their headers are checked, their body is not read.
+STREAMS = frozenset({"/practice/events"})

@@ -4,7 +4,7 @@
 Those imports take about 0.2 s, a third of the site's start-up, and neither /ping nor the static
 files need them. After a code edit under --reload, the learner's next /ping waits for every import of
 the new process: so the database opens only once the server has answered its first requests
-(main.py's lifespan asks for it), or earlier if a page needs it first, and that page waits for it.
+(webapp/lifespan.py asks for it), or earlier if a page needs it first, and that page waits for it.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def not_opened_line(error: DatabaseUnavailable) -> str:
 
 
 class Storage:
-    """The site's database, opened once: by main.py's lifespan after the first answers, or by the first page
+    """The site's database, opened once: by webapp/lifespan.py after the first answers, or by the first page
     that needs it. Handlers await its methods, which answer as webapp/database.py's Database does."""
 
     def __init__(self, url: str, *, max_entries: int | None = None) -> None:
