@@ -4,16 +4,22 @@
 
 const root = document.getElementById("practice");
 const MESSAGES = JSON.parse(root.dataset.messages);
-const STORE_KEY = "practice-progress-1";
+const STORE_KEY = "practice-progress-2";
 const SILENT_MS = 3000; // the stream says "alive" every second: three missed, and the server counts as down
 const FETCH_MS = 3000; // no request of this page waits longer
 const STALE_CONNECTION_MS = 30000; // a stream still unanswered after this long is replaced
 const SHOWN_CHARACTERS = 200;
 const TERMINAL_LINES = 6;
+const LESSON_NOTICE_MS = 60000; // the wrong-file warning stays a minute: the learner has read it or put the file back
 const STEPS = ["server", "ping", "code", "template", "translation", "static", "compare", "stack"];
 
+// Values under these names are moments (milliseconds since 1970), said as a clock time in the page's language.
+const MOMENTS = new Set(["time", "since", "saved", "loaded"]);
+
 function say(key, values = {}) {
-  return MESSAGES[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+  return MESSAGES[key].replace(/\{(\w+)\}/g, (_, name) =>
+    MOMENTS.has(name) && typeof values[name] === "number" ? clock(values[name]) : String(values[name]),
+  );
 }
 
 function clock(milliseconds) {
@@ -68,7 +74,8 @@ function showProgress() {
     mark(name, lines ? "done" : "todo", lines || []);
   }
   document.getElementById("terminal-lines").textContent = progress.lines.join("\n");
-  if (progress.results.code) stepElement("code").querySelector(".why").textContent = say("codeWhy");
+  const code = progress.results.code;
+  if (code) stepElement("code").querySelector(".why").textContent = say(code[0][0] === "codeDone" ? "codeWhy" : "codeWhyByHand");
 }
 
 // The box at the top: what is wrong right now, one sentence each, with the command to run where there is one.
@@ -99,6 +106,13 @@ function drawNotices() {
     }
   }
   box.hidden = notices.size === 0;
+}
+
+// README's command, with the port this server was started on when it is not the default: copied as shown, it
+// starts the server where this page is.
+function command(readme) {
+  const port = hello && /--port[ =](\d+)/.exec(hello.command || "");
+  return port ? `${readme} --port ${port[1]}` : readme;
 }
 
 async function fetchWithin(url, options = {}) {
@@ -169,7 +183,7 @@ async function whoIsThere() {
     const schema = await fetchWithin("/openapi.json");
     const paths = schema.ok ? Object.keys((await schema.json()).paths || {}) : [];
     if (ping.ok && paths.length === 1 && paths[0] === "/ping") {
-      notice("other", "otherApp", { value: await ping.text() }, root.dataset.reloadCommand);
+      notice("other", "otherApp", { value: await ping.text() }, command(root.dataset.reloadCommand));
     } else {
       notice("other", "otherAppUnknown", {});
     }
@@ -183,12 +197,13 @@ function watchdog() {
   if (Date.now() - lastHeard < SILENT_MS) return;
   if (silentSince === null) {
     silentSince = lastHeard;
-    const since = clock(silentSince);
+    const since = silentSince;
     if (restart && restart.deleted) notice("down", "downDeleted", { since, file: restart.file });
-    else if (restart) notice("down", "down", { since, file: restart.file, saved: clock(restart.saved) });
+    else if (restart) notice("down", "down", { since, file: restart.file, saved: restart.saved });
     else notice("down", "downUnknown", { since });
     clearNotice("code");
-    mark("server", "problem");
+    mark("server", "problem", [["notAnswering", { since }]]);
+    stepElement("server").querySelector(".reload").textContent = "";
   }
   // While the new process cannot start, uvicorn's reloader keeps the port open: the stream's connection
   // waits there and is served as soon as the learner's fix starts a process, so it is kept. Only a very
@@ -215,19 +230,19 @@ const HANDLERS = {
     const ping = await askPing().catch(() => null);
     if (before.pid !== null && before.pid !== facts.pid && facts.code_saved_at !== before.codeSavedAt) {
       if (ping !== null && ping !== before.ping) {
+        const byReload = facts.reload === "on";
         const ms = Math.max(0, facts.answering_since - facts.code_saved_at);
-        finish(
-          "code",
-          ["codeDone", { oldPid: before.pid, newPid: facts.pid, ms, before: before.ping, after: ping }],
-        );
-        stepElement("code").querySelector(".why").textContent = say("codeWhy");
-      } else if (ping !== null) {
+        const values = { oldPid: before.pid, newPid: facts.pid, ms, before: before.ping, after: ping };
+        finish("code", [byReload ? "codeDone" : "codeDoneByHand", values]);
+        stepElement("code").querySelector(".why").textContent = say(byReload ? "codeWhy" : "codeWhyByHand");
+      } else if (ping !== null && !progress.results.code) {
+        // The same value from a new process: a restart after a typo was fixed keeps it, and that is no news.
         mark("code", "problem", [["codeSameValue", { pid: facts.pid }]]);
       }
     }
     restart = null;
     progress.pid = facts.pid;
-    progress.ping = ping;
+    if (ping !== null) progress.ping = ping; // an error answer is said above; the value to compare stays
     progress.codeSavedAt = facts.code_saved_at;
     save();
   },
@@ -236,24 +251,24 @@ const HANDLERS = {
     silentSince = null;
   },
   "code-saved"(facts) {
-    notice("code", "codeSaved", { file: facts.path, time: clock(facts.saved_at) });
+    notice("code", "codeSaved", { file: facts.path, time: facts.saved_at });
   },
   restarting(facts) {
     restart = { file: facts.path, saved: facts.saved_at, deleted: facts.deleted };
-    notice("code", "restarting", { file: facts.path, time: clock(facts.saved_at), pid: facts.pid });
+    notice("code", "restarting", { file: facts.path, time: facts.saved_at, pid: facts.pid });
   },
   stale(facts) {
     clearNotice("code");
     notice(
       "stale",
       "stale",
-      { file: facts.path, saved: clock(facts.saved_at), pid: facts.pid, loaded: clock(facts.loaded_at) },
-      root.dataset.reloadCommand,
+      { file: facts.path, saved: facts.saved_at, pid: facts.pid, loaded: facts.loaded_at },
+      command(root.dataset.reloadCommand),
     );
     mark("server", "problem");
   },
   async edit(facts) {
-    const values = { path: facts.path, time: clock(facts.saved_at), pid: facts.pid };
+    const values = { path: facts.path, time: facts.saved_at, pid: facts.pid };
     if (facts.change === "deleted") {
       notice(`deleted ${facts.path}`, "deleted", values);
       return;
@@ -262,7 +277,8 @@ const HANDLERS = {
     if (facts.kind === "lesson") {
       const app = hello ? hello.app || "webapp.main:app" : "webapp.main:app";
       const file = hello ? hello.app_file : "webapp/main.py";
-      notice("lesson", "lessonSaved", { path: facts.path, file, app }, root.dataset.lessonCommand);
+      notice("lesson", "lessonSaved", { path: facts.path, file, app }, command(root.dataset.lessonCommand));
+      setTimeout(() => clearNotice("lesson"), LESSON_NOTICE_MS);
     } else if (facts.kind === "template") {
       finish("template", ["templateDone", values]);
     } else if (facts.kind === "translation") {
@@ -293,8 +309,7 @@ const HANDLERS = {
 };
 
 function showServer(facts) {
-  const since = clock(facts.answering_since);
-  const lines = [["running", { pid: facts.pid, time: clock(facts.started_at), since }]];
+  const lines = [["running", { pid: facts.pid, time: facts.started_at, since: facts.answering_since }]];
   finish("server", ...lines);
   document.getElementById("server-command").textContent = facts.command || "?";
   const file = facts.app_file;
@@ -305,13 +320,14 @@ function showServer(facts) {
   stepElement("server").querySelector(".reload").textContent = say(reload, { file });
   if (facts.through_stack) finish("stack", ["stackDone", {}]);
   if (facts.reload === "off" && !facts.through_stack) {
-    notice("reload", "reloadOff", { file }, root.dataset.reloadCommand);
+    notice("reload", "reloadOff", { file }, command(root.dataset.reloadCommand));
   } else {
     clearNotice("reload");
   }
   clearNotice("stale");
 }
 
+// A template or a .po file with a mistake: said in the box, and its step shows it until the file is fixed.
 function showProblems(problems) {
   for (const name of [...notices.keys()].filter((name) => name.startsWith("problem "))) notices.delete(name);
   for (const problem of problems) {
@@ -319,6 +335,11 @@ function showProblems(problems) {
     notices.set(`problem ${problem.path}`, { text: say(key, { ...problem, line: problem.line ?? "?" }) });
   }
   drawNotices();
+  for (const kind of ["template", "translation"]) {
+    const broken = problems.some((problem) => problem.kind === kind);
+    const lines = progress.results[kind];
+    mark(kind, broken ? "problem" : lines ? "done" : "todo", lines || []);
+  }
 }
 
 function start() {

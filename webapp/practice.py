@@ -312,7 +312,7 @@ class CodeWatch:
             "path": practice.watched.shown(practice.watched.code),
             "saved_at": _ns_to_ms(code[0]) if code else None,
             "deleted": code is None,
-            "loaded_at": _ns_to_ms(practice.code_loaded[0]) if practice.code_loaded else None,
+            "loaded_at": _ms(practice.started_at),  # the process read its code as it started
             "pid": pid,
         }
         if practice.restarts_on_code_save and waited < STALE_AFTER_SECONDS:

@@ -106,8 +106,10 @@ def test_every_step_turns_green_and_every_mistake_gets_its_sentence(
         edit(project / "templates" / "dynamic.html", "<p>고친 줄</p>", "<p>고친 줄 {% if %}</p>")
         expect(notices).to_contain_text("templates/dynamic.html", timeout=SECONDS)
         expect(notices).to_contain_text(re.compile(r"\d+번째 줄|줄 \d+|\d+행"))
+        expect(step(page, "template")).to_have_class(re.compile(r"\bproblem\b"))  # not green while broken
         edit(project / "templates" / "dynamic.html", "{% if %}", "")
         expect(notices).not_to_contain_text("templates/dynamic.html", timeout=SECONDS)
+        expect(step(page, "template")).to_have_class(re.compile(r"\bdone\b"))
 
         # A .po line with a missing quote: named, with its line; the last good text stays.
         edit(catalogue, 'msgstr "수업 중에 고친 제목"', 'msgstr "따옴표가 빠진 줄')
@@ -130,6 +132,7 @@ def test_every_step_turns_green_and_every_mistake_gets_its_sentence(
         edit(project / "webapp" / "main.py", "def test()", "def test():")
         expect(notices).to_contain_text("다시 응답합니다", timeout=SECONDS)
         expect(step(page, "server")).to_have_class(re.compile(r"\bdone\b"), timeout=SECONDS)
+        expect(code_step).to_have_class(re.compile(r"\bdone\b"))  # the fixed typo is not a new edit to ask for
 
         # What the learner did is kept in this browser: a reload of the page keeps every green step.
         page.reload()
@@ -149,8 +152,11 @@ def test_a_server_without_reload_is_named_with_the_readme_command(
         page = open_practice(chromium, problems, f"{server.url}/practice?lang=en", "en-US")
         notices = page.locator("#practice-notices")
         expect(notices).to_contain_text("--reload is off", timeout=SECONDS)
+        # README's command, with the port this server runs on (copied as shown, it starts the server here).
         command = page.locator("#practice-notices code").first.inner_text()
-        assert f"| `{command}` |" in README, f"{command!r} is not the README's command"
+        readme_command, port = command.split(" --port ")
+        assert f"| `{readme_command}` |" in README, f"{readme_command!r} is not the README's command"
+        assert port == str(server.port)
 
         pid = httpx.get(f"{server.url}/api/now").json()["pid"]
         edit(project / "webapp" / "main.py", '"pong"', '"Hello"')
