@@ -90,6 +90,10 @@ class LiveServer:
         return httpx.get(self.url + path, timeout=10, **kwargs)
 
 
+# How README.md starts the site for the lesson's loop: a save in webapp/ restarts the server.
+README_RELOAD_ARGS = ("--reload", "--reload-dir", "webapp")
+
+
 @contextmanager
 def run_site(
     *extra_args: str, cwd: Path, app_dir: Path = PROJECT_ROOT, env: dict[str, str] | None = None

@@ -477,13 +477,7 @@ def format_table(results: dict[str, Any]) -> str:
     ]
     lines = [" ".join(header), "-" * 118]
     for row in results["rows"]:
-        if row["name"] == row["baseline"]:
-            ratio = _("baseline")
-        else:
-            ratio = _("%(ratio)s × %(baseline)s") % {  # noqa: RUF001 (the page's own sign, from its catalogue)
-                "ratio": f"{row['ratio']:.3f}",
-                "baseline": labels[row["baseline"]],
-            }
+        ratio = _ratio_cell(row, labels)
         cpu = f"{row['cpu_us_per_request']:>7.0f}" if "cpu_us_per_request" in row else f"{'':>7}"
         lines.append(
             f"{pad(labels[row['name']], 52)} {row['requests_per_second']:>10,.0f} {row['latency_p50_ms']:>8.2f} "
@@ -544,13 +538,7 @@ def format_reload(reload: dict[str, Any]) -> list[str]:
         "  " + " ".join(header),
     ]
     for row in reload["rows"]:
-        if row["name"] == row["baseline"]:
-            ratio = _("baseline")
-        else:
-            ratio = _("%(ratio)s × %(baseline)s") % {  # noqa: RUF001 (the page's own sign, from its catalogue)
-                "ratio": f"{row['ratio']:.3f}",
-                "baseline": labels[row["baseline"]],
-            }
+        ratio = _ratio_cell(row, labels)
         times = " ".join(f"{row[key]:>8,.0f}" for key in ("median_ms", "min_ms", "max_ms"))
         lines.append(f"  {pad(labels[row['name']], 50)} {times}  {ratio}")
     return lines
@@ -620,3 +608,13 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _ratio_cell(row: dict[str, Any], labels: dict[str, str]) -> str:
+    """Given a row of the table and the rows' labels, return its ratio to its baseline as the table says it."""
+    if row["name"] == row["baseline"]:
+        return _("baseline")
+    return _("%(ratio)s × %(baseline)s") % {  # noqa: RUF001 (the page's own sign, from its catalogue)
+        "ratio": f"{row['ratio']:.3f}",
+        "baseline": labels[row["baseline"]],
+    }

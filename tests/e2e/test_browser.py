@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.pageproblems import PageProblems
-from tests.support import LiveServer, copy_project, run_site, run_stack, wait_for
+from tests.support import README_RELOAD_ARGS, LiveServer, copy_project, run_site, run_stack, wait_for
 from webapp.paths import PROJECT_ROOT
 
 PAGES = ["/static/index.html", "/static/en/index.html", "/dynamic", "/compare", "/guestbook", "/log", "/bench",
@@ -122,7 +122,7 @@ def test_reloading_the_dynamic_page_changes_time_and_counter(
 
 def test_editing_ping_shows_in_the_browser_after_a_reload(page: Page, tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
-    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server:
+    with run_site(*README_RELOAD_ARGS, app_dir=project, cwd=project) as server:
         page.goto(f"{server.url}/ping")
         expect(page.locator("body")).to_have_text('{"message":"pong"}')
         main = project / "webapp" / "main.py"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import LiveServer, copy_project, run_site, wait_for
+from tests.support import README_RELOAD_ARGS, LiveServer, copy_project, run_site, wait_for
 from tools.processes import HOST
 
 RELOAD_SECONDS = 30  # a save to the new process answering: about 1 s here; generous for a shared 2-core machine
@@ -38,7 +38,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(project: Path) -> Iterator[LiveServer]:
     """The site started as the README says (with --reload), from the copy."""
-    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project, env=KOREAN_TERMINAL) as running:
+    with run_site(*README_RELOAD_ARGS, app_dir=project, cwd=project, env=KOREAN_TERMINAL) as running:
         yield running
 
 

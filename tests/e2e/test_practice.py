@@ -15,7 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.pageproblems import PageProblems
-from tests.support import PROJECT_ROOT, copy_project, run_site, wait_for
+from tests.support import PROJECT_ROOT, README_RELOAD_ARGS, copy_project, run_site, wait_for
 from tools.processes import spawn, stop_process, uvicorn_command, wait_until_listening
 
 STOP_SECONDS = 5  # sse-starlette notices a stopping server within 0.5 s
@@ -52,7 +52,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_every_step_turns_green_and_every_mistake_gets_its_sentence(
     project: Path, chromium: Browser, problems: PageProblems
 ) -> None:
-    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server:
+    with run_site(*README_RELOAD_ARGS, app_dir=project, cwd=project) as server:
         page = open_practice(chromium, problems, f"{server.url}/practice?lang=ko", "ko-KR")
         first_pid = httpx.get(f"{server.url}/api/now").json()["pid"]
 
@@ -201,7 +201,7 @@ def test_the_lesson_app_on_the_same_port_is_recognised(
 def test_an_open_practice_page_never_holds_up_a_reload_or_a_stop(project: Path) -> None:
     """uvicorn waits for open connections before it stops a process: the practice stream ends itself when
     a code save is about to restart the server, and when the server is stopped (Ctrl+C)."""
-    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as server:
+    with run_site(*README_RELOAD_ARGS, app_dir=project, cwd=project) as server:
         with httpx.stream("GET", f"{server.url}/practice/events", timeout=10) as events:
             lines = events.iter_lines()
             assert next(lines) == "event: hello"

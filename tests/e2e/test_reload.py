@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import LiveServer, copy_project, run_site, wait_for
+from tests.support import README_RELOAD_ARGS, LiveServer, copy_project, run_site, wait_for
 
 RELOAD_SECONDS = 15
 
@@ -25,7 +25,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(project: Path) -> Iterator[LiveServer]:
     """`uvicorn --reload` on the copy, started from it as the README says."""
-    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as running:
+    with run_site(*README_RELOAD_ARGS, app_dir=project, cwd=project) as running:
         yield running
 
 

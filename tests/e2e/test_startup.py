@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import copy_project, run_site
+from tests.support import README_RELOAD_ARGS, copy_project, run_site
 
 RELOAD_SECONDS = 15  # generous: a shared 2-core machine restarting the site
 NOTICE = "database unavailable"
@@ -30,7 +30,7 @@ def stored_views(page: httpx.Response) -> int:
 def test_database_pages_answer_during_and_right_after_the_restart_a_code_edit_makes(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'site.db'}"}
-    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project, env=env) as server:
+    with run_site(*README_RELOAD_ARGS, app_dir=project, cwd=project, env=env) as server:
         assert stored_views(server.get("/dynamic?lang=en")) == 1
         pid_before = server.get("/api/now").json()["pid"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import LiveServer, copy_project, run_site, wait_for
+from tests.support import README_RELOAD_ARGS, LiveServer, copy_project, run_site, wait_for
 from tools.processes import HOST
 
 ANSWER_SECONDS = 10  # one page on loopback; generous for a shared 2-core machine
@@ -30,7 +30,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(project: Path) -> Iterator[LiveServer]:
     """The site started as the README says (with --reload), from the copy."""
-    with run_site("--reload", "--reload-dir", "webapp", app_dir=project, cwd=project) as running:
+    with run_site(*README_RELOAD_ARGS, app_dir=project, cwd=project) as running:
         yield running
 
 
