@@ -606,10 +606,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _ratio_cell(row: dict[str, Any], labels: dict[str, str]) -> str:
     """Given a row of the table and the rows' labels, return its ratio to its baseline as the table says it."""
     if row["name"] == row["baseline"]:
@@ -618,3 +614,7 @@ def _ratio_cell(row: dict[str, Any], labels: dict[str, str]) -> str:
         "ratio": f"{row['ratio']:.3f}",
         "baseline": labels[row["baseline"]],
     }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -200,15 +200,20 @@ def test_no_serious_accessibility_violations(
     assert serious == []
 
 
+# An element as the keyboard test knows it: its whole HTML, except a scrolling region (a table the page is still
+# filling with fetches, on /compare and /spectrum), which is known by its own tag and attributes.
+IDENTITY = "e => e.matches(\"[tabindex='0']\") ? e.outerHTML.slice(0, e.outerHTML.indexOf('>') + 1) : e.outerHTML"
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_every_control_is_reachable_by_keyboard(page: Page, live_server: LiveServer, path: str) -> None:
     page.goto(f"{live_server.url}{path}")
     focusable = page.locator("a[href], button, input, select, textarea, summary, [tabindex='0'] >> visible=true")
-    expected = {focusable.nth(i).evaluate("e => e.outerHTML") for i in range(focusable.count())}
+    expected = {focusable.nth(i).evaluate(f"e => ({IDENTITY})(e)") for i in range(focusable.count())}
     reached = set()
     for _ in range(len(expected) + 2):
         page.keyboard.press("Tab")
-        reached.add(page.evaluate("document.activeElement.outerHTML"))
+        reached.add(page.evaluate(f"({IDENTITY})(document.activeElement)"))
     assert expected <= reached, expected - reached
 
 
