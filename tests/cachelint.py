@@ -28,6 +28,8 @@ SAMPLES = {
     "/bench": caching.MADE_FOR_THIS_REQUEST,
     "/practice": caching.MADE_FOR_THIS_REQUEST,
     "/practice/events": caching.MADE_FOR_THIS_REQUEST,  # a stream to the owner; a stranger (the test client) is refused
+    "/live": caching.MADE_FOR_THIS_REQUEST,
+    "/live/events": caching.MADE_FOR_THIS_REQUEST,  # a stream to everyone: only its headers are checked
     "/guestbook": caching.MADE_FOR_THIS_REQUEST,
     "/source/static/index.html": caching.MADE_FOR_THIS_REQUEST,
     "/source/templates/dynamic.html": caching.MADE_FOR_THIS_REQUEST,
@@ -66,4 +68,4 @@ def caching_complaints(status: int, headers: Iterable[tuple[str, str]], body: by
 
 
 # Responses that do not end while the page that asked is open: their headers are checked, their body is not read.
-STREAMS = frozenset({"/practice/events"})
+STREAMS = frozenset({"/practice/events", "/live/events"})

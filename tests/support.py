@@ -175,6 +175,18 @@ def run_stack(
         stop_process(process, seconds=10)
 
 
+def markdown_table(text: str, header: str) -> list[list[str]]:
+    """Given a Markdown text and the start of a table's header row, return the table's rows as lists of cells."""
+    lines = text.splitlines()
+    start = next(number for number, line in enumerate(lines) if line.startswith(f"| {header}"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
 def get_routes(app: Starlette) -> set[str]:
     """Given the app, return the path of every GET route, those of included routers too."""
     routes = [route for top in app.routes for route in getattr(getattr(top, "original_router", None), "routes", [top])]

@@ -6,7 +6,8 @@ Starts, on 127.0.0.1: a framework-free ASGI app and nginx serving a file as
 baselines, the site on one uvicorn, the site without its middleware, and the
 stack (nginx + N workers). Loads each with wrk, measures costs in-process, then
 times a code edit under `uvicorn --reload` in the site and in the lesson's own
-app (tools/bench_reload.py). Prints a table with every
+app (tools/bench_reload.py). Between the two, on the same stack: /live with 100
+open streams (tools/bench_live.py). Prints a table with every
 figure as a ratio to its baseline from the same run, and writes results.json
 to .run/bench/ (ignored by git), which the site shows at /bench. --publish
 writes the reference run committed with the project, generated/bench/, instead.
@@ -32,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from tools import bench_reload, inprocess, nginx
+from tools import bench_live, bench_reload, inprocess, nginx
 from tools.inprocess import TEMPLATE_PAGE
 from tools.processes import (
     HOST,
@@ -407,6 +408,16 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
             ordered = sorted(runs[case.name], key=lambda run: run["requests_per_second"])
             median = ordered[len(ordered) // 2]
             rows.append({**asdict(case), **median, "runs": [run["requests_per_second"] for run in runs[case.name]]})
+        static_page = servers.url_for("stack", STATIC_PAGE)
+        live = bench_live.measure(
+            servers.ports["stack"],
+            servers.run_dir / "stack",
+            lambda duration: run_wrk(wrk, static_page, seconds=duration, headers={})[1],
+            cpu_seconds,
+            seconds=seconds,
+            warmup=warmup,
+            quick=quick,
+        )
 
     by_name = {row["name"]: row for row in rows}
     for row in rows:
@@ -444,6 +455,7 @@ def measure(*, seconds: float, warmup: float, workers: int, run_dir: Path, quick
         "in_process_us": in_process,
         "writes_us": writes,
         "reload": reload,
+        "live": live,
         "rows": rows,
         "targets": targets,
     }
@@ -507,8 +519,10 @@ def format_table(results: dict[str, Any]) -> str:
     )
     if "reload" in results:  # not in runs made before it was measured (the reference run, say)
         lines += ["", *format_reload(results["reload"])]
+    if "live" in results:  # likewise
+        lines += ["", *bench_live.format_live(results["live"])]
     lines += ["", _("The claims, as ratios from this run:")]
-    for target in results["targets"]:
+    for target in [*results["targets"], *results.get("live", {}).get("targets", [])]:
         verdict = _("met") if target["met"] else _("NOT met")
         bound = f">= {target['at_least']:g}" if target["at_least"] is not None else f"<= {target['at_most']:g}"
         ratio = "n/a" if target["ratio"] is None else f"{target['ratio']:.2f}"

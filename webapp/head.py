@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+HEAD_KEY = "webapp.head"  # set on a HEAD answered as GET: a stream answers it with its headers alone
+
+
+def is_head(scope: Scope) -> bool:
+    return bool(scope.get(HEAD_KEY))
+
 
 class HeadAsGetMiddleware:
     def __init__(self, app: ASGIApp) -> None:
@@ -27,4 +33,4 @@ class HeadAsGetMiddleware:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+        await self.app({**scope, "method": "GET", HEAD_KEY: True}, receive, send_without_body)

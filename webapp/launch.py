@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
 ON, OFF, UNKNOWN = "on", "off", "unknown"
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000  # uvicorn's own defaults
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Launch:
     app: str  # the import string uvicorn was given ("webapp.main:app"), "" if it is not known
     reload: str  # ON, OFF or UNKNOWN
     reload_dirs: tuple[str, ...]  # the --reload-dir folders, as typed ("" for none: uvicorn watches its folder)
+    host: str = DEFAULT_HOST  # --host: where uvicorn listens
+    port: int = DEFAULT_PORT  # --port
 
 
 def launch_of(argv: list[str], *, has_parent: bool) -> Launch:
@@ -38,7 +41,16 @@ def launch_of(argv: list[str], *, has_parent: bool) -> Launch:
     app = next((word for word in arguments if ":" in word and not word.startswith("-")), "")
     # `--reload` without a parent process: this is the reloader itself, which never runs the app.
     reload = (ON if has_parent else UNKNOWN) if "--reload" in arguments else OFF
-    return Launch(" ".join(words + arguments), app, reload, tuple(_values_of("--reload-dir", arguments)))
+    host = (_values_of("--host", arguments) or [DEFAULT_HOST])[-1]
+    port = (_values_of("--port", arguments) or [str(DEFAULT_PORT)])[-1]
+    return Launch(
+        " ".join(words + arguments),
+        app,
+        reload,
+        tuple(_values_of("--reload-dir", arguments)),
+        host,
+        int(port) if port.isdigit() else DEFAULT_PORT,
+    )
 
 
 def this_launch() -> Launch:

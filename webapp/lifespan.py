@@ -38,6 +38,7 @@ async def finish_start_up(site: Site) -> None:
     """Once the server has answered its first requests: open the database, read the translations, then freeze
     what start-up made."""
     await asyncio.sleep(FINISH_START_UP_AFTER_SECONDS)
+    await asyncio.to_thread(site.live.say_where_students_connect)
     # A database that is down at start-up does not stop the site: the static
     # side never needs it, and dynamic pages say it is unavailable.
     with suppress(DatabaseUnavailable):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from webapp import api, docs, guestbook, i18n, logs, pages, practice, spectrum
+from webapp import api, docs, guestbook, i18n, live, logs, pages, practice, spectrum
 from webapp.errors import EXCEPTION_HANDLERS
 from webapp.fingerprints import Fingerprints
 from webapp.lifespan import lifespan
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     links = Links(app)
     catalogues = i18n.Catalogues(settings.translations_dir)
+    this_practice = practice.practice_for(settings)
     app.state.site = Site(
         settings=settings,
         process=ProcessInfo(),
@@ -59,12 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         source_files=SourceFiles(),
         post_limiter=PostLimiter(settings.posts_per_minute),
         fingerprints=Fingerprints(settings.static_dir),
-        practice=practice.practice_for(settings),
+        practice=this_practice,
+        live=live.live_for(settings, request_log, this_practice),
     )
     app.include_router(lesson)
     app.include_router(pages.router)
     app.include_router(spectrum.router)
     app.include_router(practice.router)
+    app.include_router(live.router)
     app.include_router(api.router)
     app.include_router(guestbook.page_router)
     app.include_router(guestbook.api_router)

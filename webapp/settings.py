@@ -23,6 +23,8 @@ DEFAULT_MAX_HEADER_BYTES = 8 * 1024
 DEFAULT_POSTS_PER_MINUTE = 10
 # The guestbook keeps this many newest entries and deletes older ones as new ones come.
 DEFAULT_GUESTBOOK_MAX_ENTRIES = 10_000
+# The stack tells its workers its run folder: /live reads nginx's access log and the stack's state there.
+STACK_RUN_DIR_VARIABLE = "WEBAPP_STACK_RUN_DIR"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Settings:
     guestbook_max_entries: int = DEFAULT_GUESTBOOK_MAX_ENTRIES
     # Set by the stack for its workers and sent by its nginx: a request that carries it came through nginx.
     proxy_secret: str = ""
+    stack_run_dir: Path | None = None  # set for the stack's workers only
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -60,6 +63,7 @@ class Settings:
                 "WEBAPP_GUESTBOOK_MAX_ENTRIES", DEFAULT_GUESTBOOK_MAX_ENTRIES, minimum=1
             ),
             proxy_secret=os.environ.get("WEBAPP_PROXY_SECRET", ""),
+            stack_run_dir=Path(run_dir) if (run_dir := os.environ.get(STACK_RUN_DIR_VARIABLE)) else None,
         )
 
 

@@ -17,7 +17,8 @@ from webapp.settings import Settings
 from webapp.sources import SourceFiles
 from webapp.storage import Storage
 
-if TYPE_CHECKING:  # both use site_of(): imported here only for the type
+if TYPE_CHECKING:  # they use site_of(): imported here only for the type
+    from webapp.live import Live
     from webapp.practice import Practice
     from webapp.templating import Templates
 
@@ -35,6 +36,7 @@ class Site:
     post_limiter: PostLimiter
     fingerprints: Fingerprints
     practice: Practice
+    live: Live
 
 
 def site_of(app: Starlette) -> Site:

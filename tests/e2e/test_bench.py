@@ -13,6 +13,8 @@ import pytest
 
 from tests.support import require_program
 from tools.bench import CASES, CLOSE_PAIRS, PAIR_REPEATS, QUICK_RELOAD_EDITS, QUICK_RELOAD_STARTS, TARGETS
+from tools.bench_live import CLAIMS as LIVE_CLAIMS
+from tools.bench_live import QUICK_MEMORY_SECONDS, QUICK_PAIRS, STREAMS
 from tools.bench_reload import ROWS as RELOAD_ROWS
 from tools.bench_reload import WAIT_SECONDS
 from webapp.paths import PROJECT_ROOT
@@ -72,6 +74,19 @@ def test_quick_benchmark_run_measures_every_case(tmp_path: Path) -> None:
         reload["rows"][0]["median_ms"] / reload["rows"][1]["median_ms"], abs=0.01
     )
     assert "edit to new /ping, the lesson's app" in result.stdout
+    # /live on the same stack (tools/bench_live.py): 100 streams read while wrk loads it, each figure with its baseline.
+    live = results["live"]
+    assert [target["name"] for target in live["targets"]] == [claim.name for claim in LIVE_CLAIMS]
+    assert all(target["ratio"] > 0 for target in live["targets"])
+    assert (live["streams"], live["pairs"], live["memory_seconds"]) == (STREAMS, QUICK_PAIRS, QUICK_MEMORY_SECONDS)
+    assert all(len(runs) == QUICK_PAIRS and min(runs) > 0 for runs in live["runs"].values())
+    figures, delays = live["figures"], live["delays"]
+    assert 0 < figures["delay_idle_p99_ms"] < 10_000 and 0 < figures["delay_p99_ms"] < 10_000  # a shared machine
+    assert delays["events_timed"] > 0 and delays["events_timed_idle"] > 0 and delays["probes_sent"] > 0
+    assert delays["probes_failed"] == 0
+    assert figures["rss_idle_kib"] > 0 and figures["rss_with_streams_kib"] > 0
+    assert "static via nginx with 100 open /live streams vs without them" in result.stdout
+    assert "p99 delay of a request event shown under the flood, ms" in result.stdout
     assert results["quick"] is True  # /bench marks it as rough
     assert results["command"].endswith(" -m tools.bench --quick --output " + str(output))
     assert sorted(path.name for path in output.iterdir()) == ["results.json"]

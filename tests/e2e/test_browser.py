@@ -17,7 +17,7 @@ from webapp.paths import PROJECT_ROOT
 
 PAGES = ["/static/index.html", "/static/en/index.html", "/dynamic", "/compare", "/guestbook", "/log", "/bench",
          "/source/static/index.html", "/source/templates/dynamic.html", "/spectrum", "/dynamic/shared",
-         "/static/clock.html", "/practice"]  # fmt: skip
+         "/static/clock.html", "/practice", "/live"]  # fmt: skip
 ROUNDS = 5
 PHONE = {"width": 375, "height": 740}
 PROJECTOR = {"width": 1920, "height": 1080}
@@ -169,6 +169,8 @@ def test_no_console_errors_and_no_failed_requests(
     page.goto(f"{live_server.url}{path}")
     if path == "/practice":  # its stream stays open, so the network is never idle: wait for its first event
         expect(page.locator("#step-server")).to_have_class(re.compile(r"\bdone\b"))
+    elif path == "/live":  # the same: an open stream
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "connected")
     else:
         page.wait_for_load_state("networkidle")
     problems.assert_none()

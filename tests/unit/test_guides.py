@@ -11,6 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
+from tests.support import markdown_table
 from webapp.benchresults import BenchRun, latest_run
 from webapp.paths import BENCH_DIR, PROJECT_ROOT
 
@@ -45,18 +46,6 @@ def _labels(name: str, language: str) -> dict[str, str]:
     return {key: catalogue.get(msgid) or msgid for key, msgid in re.findall(r'"(\w+)": _\("(.*?)"\)', block.group(1))}
 
 
-def _table_after(text: str, header: str) -> list[list[str]]:
-    """Given a guide and the first cell of a table's header, return the table's rows as lists of cells."""
-    lines = text.splitlines()
-    start = next(number for number, line in enumerate(lines) if line.startswith(f"| {header}"))
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split("|")])
-    return rows
-
-
 def _ratio_cell(row: dict[str, Any], labels: dict[str, str], language: str) -> str:
     if row["name"] == row["baseline"]:
         return "기준" if language == "ko" else "baseline"
@@ -83,7 +72,7 @@ def test_the_benchmark_guide_shows_the_reference_runs_rows_as_the_bench_page_doe
         ]
         for row in reference.results["rows"]
     ]
-    assert _table_after(_text(guide), header) == expected
+    assert markdown_table(_text(guide), header) == expected
 
 
 @pytest.mark.parametrize(
@@ -102,7 +91,7 @@ def test_the_benchmark_guide_shows_the_reference_runs_claims(reference: BenchRun
         ]
         for target in reference.results["targets"]
     ]
-    assert _table_after(_text(guide), header) == expected
+    assert markdown_table(_text(guide), header) == expected
 
 
 @pytest.mark.parametrize("guide", ["docs/benchmark.md", "docs/benchmark.en.md"])

@@ -38,6 +38,8 @@ def test_importing_the_site_does_not_import_sqlalchemy() -> None:
     ).stdout
     assert "'fastapi'" in loaded  # the check itself works
     assert "'sqlalchemy'" not in loaded and "'sqlmodel'" not in loaded
+    # Nor what only a class needs (webapp/network.py): this machine's addresses and QR codes.
+    assert "'psutil'" not in loaded and "'segno'" not in loaded
 
 
 def _tables(path: Path) -> set[str]:
