@@ -31,7 +31,7 @@ from webapp.deps import CountedView
 from webapp.errors import translator
 from webapp.head import is_head
 from webapp.i18n import N_
-from webapp.livefeed import AppLog, Feed, NginxLog, parse_id
+from webapp.livefeed import AppLog, Feed, NginxLog, now_ms, parse_id
 from webapp.practice import CodeWatch, Practice
 from webapp.pseudonyms import Pseudonyms
 from webapp.requestlog import RequestLog
@@ -90,7 +90,8 @@ class Live:
     def student_urls(self) -> list[str]:
         feed = self.feed()
         if isinstance(feed.source, NginxLog):
-            feed.source.workers.refresh(first=not feed.pages)
+            if not feed.pages:  # else the feed's reader keeps stack.json read (and hands its news to the pages)
+                feed.source.workers.refresh(first=True)
             return feed.source.workers.student_urls
         launch = self.practice.launch
         return network.student_urls([launch.host], launch.port) if network.beyond_this_machine(launch.host) else []
@@ -289,7 +290,7 @@ class LiveStream:
 
     @staticmethod
     def _event(name: str, data: dict[str, Any]) -> ServerSentEvent:
-        return ServerSentEvent(data=_json({"at": _now_ms(), **data}), event=name)
+        return ServerSentEvent(data=_json({"at": now_ms(), **data}), event=name)
 
 
 def _worker_key(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -302,7 +303,3 @@ def _json(data: dict[str, Any]) -> str:
 
 def _now() -> float:
     return time.monotonic()
-
-
-def _now_ms() -> int:
-    return round(time.time() * 1000)

@@ -372,3 +372,30 @@ def test_a_flood_past_the_lines_looked_at_one_by_one_is_counted_whole(
     assert shown == livefeed.ROWS_PER_ADDRESS
     assert read.counts.static + read.counts.dynamic + shown == 230  # every request counted once
     assert read.counts.dynamic == 80  # a cached copy is nginx's answer, not a worker's
+
+
+def test_opening_the_page_does_not_take_a_workers_news_from_the_open_streams(run_dir: Path) -> None:
+    """/live's page reads stack.json for the students' address; the news of a worker's death stays the streams'."""
+    from webapp.live import live_for
+    from webapp.practice import practice_for
+    from webapp.requestlog import RequestLog
+    from webapp.settings import Settings
+
+    def state(events: list[dict[str, Any]]) -> None:
+        workers = [{"number": 1, "port": 9001, "pid": 100, "alive": True}]
+        text = {"workers": workers, "worker_events": events, "student_urls": ["http://10.0.0.5:8080/"]}
+        (run_dir / "stack.json").write_text(json.dumps(text))
+
+    state([])
+    settings = Settings(stack_run_dir=run_dir)
+    live = live_for(settings, RequestLog(10), practice_for(settings))
+    feed = live.feed()
+    assert isinstance(feed.source, NginxLog)
+    feed.source.start()
+    feed.pages = 1  # a projector is open: its stream's reader owns the news
+    died = {"number": 1, "pid": 100, "what": "died", "at": 1}
+    state([died])
+    os.utime(run_dir / "stack.json", ns=(1, 1))  # another stamp than the first write's, however fast this runs
+    feed.source.workers._read_at = 0  # the reader last looked longer ago than its interval
+    assert live.student_urls() == ["http://10.0.0.5:8080/"]
+    assert feed.source.read().events == [("worker", died)]
