@@ -22,7 +22,8 @@ import httpx
 
 from tests.support import RunningStack, is_running, run_stack
 
-STOPPED_SECONDS = 30.0
+# Stopped this long: replaced within 5 s, then 7 s of answers tell a replaced worker from a stopped one.
+STOPPED_SECONDS = 12.0
 # The bound docs/stack.md states: a worker that stops answering is replaced within 5 s (the stack's
 # health checks take about 4 s to give up on it). Requests sent after that answer at once.
 REPLACED_WITHIN_SECONDS = 5.0
